@@ -1,0 +1,212 @@
+//! What a line from a participant asks for.
+//!
+//! Parsing is separate from doing ([`crate::room`]): it needs no state and
+//! the grammar can be read in one place. An unknown command is a variant,
+//! not an error, and so is a command with missing arguments: both have an
+//! answer the user must see.
+
+/// The usage line of each command that takes arguments.
+pub mod usage {
+    /// `/rename`.
+    pub const RENAME: &str = "/rename <new-nickname>";
+    /// `/whisper`.
+    pub const WHISPER: &str = "/whisper <nick> <message>";
+    /// `/schedule`.
+    pub const SCHEDULE: &str = "/schedule <HH:MM|duration> <message>";
+    /// `/unschedule`.
+    pub const UNSCHEDULE: &str = "/unschedule <id>";
+    /// `/kick`.
+    pub const KICK: &str = "/kick <nick>";
+    /// `/search`.
+    pub const SEARCH: &str = "/search <question>";
+    /// `/encoding`.
+    pub const ENCODING: &str = "/encoding <utf-8|cp949>";
+}
+
+/// The lines of `/help`, without the `[Server]: ` prefix.
+pub const HELP: &[&str] = &[
+    "Commands:",
+    "  /users                       who is online (also /who)",
+    "  /rename <new-nickname>       change your nickname (also /nick)",
+    "  /whisper <nick> <message>    private message (also /w, /msg)",
+    "  /schedule <when> <message>   send later; when is HH:MM or 90s, 10m, 1h30m",
+    "  /schedules                   your pending scheduled messages",
+    "  /unschedule <id>             cancel one of them",
+    "  /kick <nick>                 remove someone (admin only)",
+    "  /search <question>           ask the AI; the answer is shared (also /ask)",
+    "  /encoding <utf-8|cp949>      set the text encoding of your terminal",
+    "  /exit                        leave (also /quit, #exit)",
+    "Anything else is sent to everyone. Start a line with // to send one that begins with /.",
+];
+
+/// One parsed line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// Text for everyone.
+    Chat(&'a str),
+    /// `/help`.
+    Help,
+    /// `/users`, `/user`, `/who`.
+    Users,
+    /// `/rename <new>`, `/nick <new>`.
+    Rename(&'a str),
+    /// `/whisper <nick> <message>`, `/w`, `/msg`.
+    Whisper {
+        /// Who it is for, as typed.
+        to: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `/schedule <when> <message>`.
+    Schedule {
+        /// `HH:MM` or a duration, not yet checked.
+        when: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `/schedules`.
+    Schedules,
+    /// `/unschedule <id>`.
+    Unschedule(u64),
+    /// `/kick <nick>`.
+    Kick(&'a str),
+    /// `/search <question>`, `/ask`.
+    Search(&'a str),
+    /// `/encoding <name>`, without checking the name.
+    Encoding(&'a str),
+    /// `/exit`, `/quit`, `#exit`.
+    Exit,
+    /// A known command with missing or malformed arguments: its usage line.
+    Usage(&'static str),
+    /// `/<name>` that is no command (`name` as typed, without the slash).
+    Unknown(&'a str),
+}
+
+/// Splits `text` at its first run of whitespace.
+fn first_word(text: &str) -> (&str, &str) {
+    match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim_start()),
+        None => (text, ""),
+    }
+}
+
+impl<'a> Command<'a> {
+    /// Reads one line (already decoded and sanitized, not empty).
+    ///
+    /// ```
+    /// use suda::command::Command;
+    /// assert_eq!(Command::parse("hi /all"), Command::Chat("hi /all"));
+    /// assert_eq!(Command::parse("/W bob  psst"), Command::Whisper { to: "bob", text: "psst" });
+    /// assert_eq!(Command::parse("//shrug"), Command::Chat("/shrug"));
+    /// assert_eq!(Command::parse("#exit"), Command::Exit);
+    /// ```
+    pub fn parse(line: &'a str) -> Command<'a> {
+        if line.trim().eq_ignore_ascii_case("#exit") {
+            return Command::Exit;
+        }
+        let Some(rest) = line.strip_prefix('/') else {
+            return Command::Chat(line);
+        };
+        if rest.starts_with('/') {
+            return Command::Chat(rest);
+        }
+        let (name, args) = first_word(rest);
+        let args = args.trim_end();
+        let lower = name.to_ascii_lowercase();
+        let need = |usage: &'static str, value: Command<'a>| {
+            if args.is_empty() {
+                Command::Usage(usage)
+            } else {
+                value
+            }
+        };
+        match lower.as_str() {
+            "help" | "h" | "?" => Command::Help,
+            "users" | "user" | "who" => Command::Users,
+            "rename" | "nick" => need(usage::RENAME, Command::Rename(args)),
+            "whisper" | "w" | "msg" => match first_word(args) {
+                (to, text) if !to.is_empty() && !text.is_empty() => Command::Whisper { to, text },
+                _ => Command::Usage(usage::WHISPER),
+            },
+            "schedule" => match first_word(args) {
+                (when, text) if !when.is_empty() && !text.is_empty() => {
+                    Command::Schedule { when, text }
+                }
+                _ => Command::Usage(usage::SCHEDULE),
+            },
+            "schedules" => Command::Schedules,
+            "unschedule" => match args.trim_start_matches('#').parse() {
+                Ok(id) => Command::Unschedule(id),
+                Err(_) => Command::Usage(usage::UNSCHEDULE),
+            },
+            "kick" => need(usage::KICK, Command::Kick(args)),
+            "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
+            "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
+            "exit" | "quit" => Command::Exit,
+            _ => Command::Unknown(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_map_to_the_same_command() {
+        for line in ["/users", "/user", "/who", "/WHO"] {
+            assert_eq!(Command::parse(line), Command::Users, "{line}");
+        }
+        for line in ["/exit", "/quit", "#exit", "#EXIT", " #exit "] {
+            assert_eq!(Command::parse(line), Command::Exit, "{line}");
+        }
+        assert_eq!(Command::parse("/nick 민수"), Command::Rename("민수"));
+        assert_eq!(
+            Command::parse("/msg Bob hi there"),
+            Command::Whisper {
+                to: "Bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(Command::parse("/ask why?"), Command::Search("why?"));
+    }
+
+    #[test]
+    fn missing_arguments_give_the_usage_line() {
+        assert_eq!(Command::parse("/rename"), Command::Usage(usage::RENAME));
+        assert_eq!(Command::parse("/rename   "), Command::Usage(usage::RENAME));
+        assert_eq!(
+            Command::parse("/whisper Bob"),
+            Command::Usage(usage::WHISPER)
+        );
+        assert_eq!(
+            Command::parse("/schedule 10m"),
+            Command::Usage(usage::SCHEDULE)
+        );
+        assert_eq!(
+            Command::parse("/unschedule x"),
+            Command::Usage(usage::UNSCHEDULE)
+        );
+        assert_eq!(Command::parse("/kick"), Command::Usage(usage::KICK));
+        assert_eq!(Command::parse("/search"), Command::Usage(usage::SEARCH));
+        assert_eq!(Command::parse("/encoding"), Command::Usage(usage::ENCODING));
+    }
+
+    #[test]
+    fn message_text_keeps_its_inner_spacing() {
+        assert_eq!(
+            Command::parse("/schedule 10:30  Meeting  starts soon"),
+            Command::Schedule {
+                when: "10:30",
+                text: "Meeting  starts soon"
+            }
+        );
+        assert_eq!(Command::parse("/unschedule #12"), Command::Unschedule(12));
+    }
+
+    #[test]
+    fn unknown_commands_keep_their_name() {
+        assert_eq!(Command::parse("/dance now"), Command::Unknown("dance"));
+        assert_eq!(Command::parse("/"), Command::Unknown(""));
+    }
+}

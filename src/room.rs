@@ -1,0 +1,1013 @@
+//! The room: who is in it, what each command does, who must receive what.
+//!
+//! The room never touches a socket or a clock. The reactor hands it decoded
+//! lines and the time ([`Now`]); the room answers through an [`Outbox`]:
+//! "send this line to connection 7", "close connection 9". Unit tests drive
+//! it with a recording outbox and any time they like.
+//!
+//! Connections are known by their slab key ([`ConnKey`]) plus a serial
+//! (`uid`) that is never reused, so a timer or a scheduled message that
+//! outlives its connection cannot reach a newcomer who got the same key.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::charset::Encoding;
+use crate::clock::{Clock, Now};
+use crate::command::{self, Command};
+use crate::line::Line;
+use crate::ratelimit::{Rate, TokenBucket};
+use crate::schedule::{Scheduled, Schedules, When};
+use crate::text::{nick_key, sanitize, valid_nick};
+use crate::timer::TimerWheel;
+
+/// A connection's slab key.
+pub type ConnKey = usize;
+
+/// The room's limits and settings.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Shown in the welcome line.
+    pub name: String,
+    /// Participants at most (`--max-clients`).
+    pub max_clients: usize,
+    /// Connections still choosing a nickname, at most.
+    pub max_joining: usize,
+    /// Time to choose a nickname (`--login-timeout`).
+    pub login_timeout: Duration,
+    /// Silence after which a participant is closed (`--idle-timeout`).
+    pub idle_timeout: Option<Duration>,
+    /// Flood control (`--rate`, `--burst`); `None` is off.
+    pub rate: Option<Rate>,
+    /// Longest line in bytes (`--max-line`), for the error message.
+    pub max_line: usize,
+    /// Pending scheduled messages per participant (`--max-scheduled`).
+    pub max_scheduled: usize,
+    /// How far ahead a message may be scheduled (`--max-schedule-ahead`).
+    pub max_schedule_ahead: Duration,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            name: "suda".into(),
+            max_clients: 10,
+            max_joining: 10,
+            login_timeout: Duration::from_secs(60),
+            idle_timeout: None,
+            rate: Some(Rate {
+                per_second: 5.0,
+                burst: 20,
+            }),
+            max_line: 4096,
+            max_scheduled: 20,
+            max_schedule_ahead: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// What the room asks of the world around it.
+pub trait Outbox {
+    /// Queues `line` for connection `to`, in that connection's encoding.
+    fn send(&mut self, to: ConnKey, line: &Line);
+    /// Sets the encoding of connection `to` (`/encoding`).
+    fn set_encoding(&mut self, to: ConnKey, encoding: Encoding);
+    /// The encoding connection `to` speaks now.
+    fn encoding(&self, of: ConnKey) -> Encoding;
+    /// Closes connection `to` once what was queued for it has been sent.
+    /// The room has already forgotten it.
+    fn close(&mut self, to: ConnKey);
+    /// Whether there is a room log; if not, [`Outbox::log`] is not called.
+    fn logging(&self) -> bool;
+    /// Appends one line (timestamp included, no newline) to the room log.
+    fn log(&mut self, line: String);
+    /// A scheduled message was added or removed: the state file must follow.
+    fn persist(&mut self, change: StateChange);
+}
+
+/// A change to the pending scheduled messages, for the state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// A new message; the next free id follows it.
+    Added(Scheduled),
+    /// A message was sent, cancelled or dropped.
+    Removed(u64),
+}
+
+/// Why a connection ended without the room asking for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// The client closed its side (EOF).
+    Closed,
+    /// A read or write failed (reset, broken pipe).
+    Error,
+    /// The client stopped reading and fell behind by `--max-outbuf`.
+    SlowReader,
+}
+
+impl Gone {
+    fn describe(self) -> &'static str {
+        match self {
+            Gone::Closed => "closed by peer",
+            Gone::Error => "connection error",
+            Gone::SlowReader => "too slow reading, output buffer full",
+        }
+    }
+}
+
+/// One line of input for the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A line, decoded to UTF-8.
+    Line(&'a str),
+    /// A line longer than `--max-line` was dropped.
+    TooLong,
+}
+
+/// Something the room will do later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Close the connection if it still has no nickname.
+    Login { key: ConnKey, uid: u64 },
+    /// Close the participant if it has been silent for `--idle-timeout`.
+    Idle { key: ConnKey, uid: u64 },
+    /// Send scheduled message `id` if it is still pending.
+    Send(u64),
+}
+
+/// One connection, from its first byte to its last.
+#[derive(Debug)]
+struct Member {
+    /// Never reused (unlike the slab key).
+    uid: u64,
+    /// `None` while the connection is choosing one.
+    nick: Option<String>,
+    /// Join order: the lowest becomes admin when the admin leaves.
+    seq: u64,
+    /// Flood control.
+    bucket: TokenBucket,
+    /// Told "too fast" since its last accepted line: say it once per burst.
+    throttled: bool,
+    /// Last line received, for `--idle-timeout`.
+    heard: Instant,
+    /// Where it connects from (`None` for the console), for the log.
+    origin: Option<SocketAddr>,
+}
+
+/// The chat room.
+#[derive(Debug)]
+pub struct Room {
+    /// Limits and settings.
+    cfg: RoomConfig,
+    /// Time zone and timestamp prefix.
+    clock: Clock,
+    /// Every connection, by slab key (dense, because slab keys are).
+    members: Vec<Option<Member>>,
+    /// Participants by [`nick_key`]: one nickname, one person.
+    nicks: HashMap<String, ConnKey>,
+    /// Participants with a nickname.
+    joined: usize,
+    /// Connections still choosing one.
+    joining: usize,
+    /// The next join order number.
+    next_seq: u64,
+    /// The participant who may `/kick`.
+    admin: Option<ConnKey>,
+    /// Login and idle deadlines, scheduled messages.
+    timers: TimerWheel<Timer>,
+    /// Pending scheduled messages.
+    schedules: Schedules,
+    /// Restored messages whose time passed while the server was down: they
+    /// go out as soon as someone is there to read them.
+    overdue: Vec<u64>,
+}
+
+impl Room {
+    /// An empty room. `schedules` may come from the state file; their
+    /// timers are armed here.
+    pub fn new(cfg: RoomConfig, clock: Clock, schedules: Schedules, now: Now) -> Room {
+        let mut room = Room {
+            cfg,
+            clock,
+            members: Vec::new(),
+            nicks: HashMap::new(),
+            joined: 0,
+            joining: 0,
+            next_seq: 1,
+            admin: None,
+            timers: TimerWheel::new(now.mono),
+            schedules,
+            overdue: Vec::new(),
+        };
+        let restored: Vec<(u64, jiff::Timestamp)> =
+            room.schedules.iter().map(|m| (m.id, m.due)).collect();
+        for (id, due) in restored {
+            match wall_delay(now, due) {
+                Some(delay) => room.timers.insert(now.mono + delay, Timer::Send(id)),
+                None => room.overdue.push(id),
+            }
+        }
+        room
+    }
+
+    /// Participants with a nickname.
+    pub fn online(&self) -> usize {
+        self.joined
+    }
+
+    /// Pending scheduled messages.
+    pub fn schedules(&self) -> &Schedules {
+        &self.schedules
+    }
+
+    /// The earliest moment [`Room::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// A new connection: welcome it and ask for a nickname, or turn it away.
+    pub fn open(
+        &mut self,
+        key: ConnKey,
+        uid: u64,
+        origin: Option<SocketAddr>,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        if self.joined >= self.cfg.max_clients {
+            let max = self.cfg.max_clients;
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("The chat room is full ({max}/{max}). Try again later."),
+            );
+            out.close(key);
+            return;
+        }
+        if self.joining >= self.cfg.max_joining {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Too many people are joining right now. Try again in a minute."),
+            );
+            out.close(key);
+            return;
+        }
+        self.insert(
+            key,
+            Member {
+                uid,
+                nick: None,
+                seq: 0,
+                bucket: self.bucket(now),
+                throttled: false,
+                heard: now.mono,
+                origin,
+            },
+        );
+        self.joining += 1;
+        self.timers
+            .insert(now.mono + self.cfg.login_timeout, Timer::Login { key, uid });
+        let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
+        let welcome = format!("Welcome to {name}! ({online}/{max} online)");
+        self.tell(key, now, out, format_args!("{welcome}"));
+        self.tell(key, now, out, format_args!("Enter your nickname:"));
+    }
+
+    /// The operator's terminal (`--console`) joins directly as `nick`, with
+    /// admin rights.
+    ///
+    /// # Errors
+    ///
+    /// The nickname is invalid or taken.
+    pub fn open_console(
+        &mut self,
+        key: ConnKey,
+        uid: u64,
+        nick: &str,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) -> Result<(), String> {
+        if !valid_nick(nick) {
+            return Err(format!(
+                "invalid console nickname {nick:?}: use 1-16 letters, digits, _ or -"
+            ));
+        }
+        if self.nicks.contains_key(&nick_key(nick)) {
+            return Err(format!("nickname {nick:?} is already in use"));
+        }
+        self.insert(
+            key,
+            Member {
+                uid,
+                nick: None,
+                seq: 0,
+                bucket: self.bucket(now),
+                throttled: false,
+                heard: now.mono,
+                origin: None,
+            },
+        );
+        self.joining += 1;
+        self.join(key, nick, now, out);
+        self.admin = Some(key);
+        Ok(())
+    }
+
+    /// One line (or an over-long one) from connection `key`.
+    pub fn input(&mut self, key: ConnKey, input: Input<'_>, now: Now, out: &mut dyn Outbox) {
+        let Some(member) = self.member_mut(key) else {
+            return;
+        };
+        member.heard = now.mono;
+        let line = match input {
+            Input::TooLong => {
+                let max = self.cfg.max_line;
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Message too long (max {max} bytes)."),
+                );
+                return;
+            }
+            Input::Line(line) => line,
+        };
+        let clean = sanitize(line);
+        let line = clean.as_ref();
+        if line.trim().is_empty() {
+            return;
+        }
+        let command = Command::parse(line);
+        if command != Command::Exit && !self.take_token(key, now, out) {
+            return;
+        }
+        if self.nick(key).is_none() {
+            self.login(key, command, line, now, out);
+        } else {
+            self.apply(key, command, now, out);
+        }
+    }
+
+    /// Connection `key` ended on its own (EOF, error, slow reader).
+    pub fn gone(&mut self, key: ConnKey, why: Gone, now: Now, out: &mut dyn Outbox) {
+        self.leave(key, why.describe(), now, out);
+    }
+
+    /// Runs what is due: timeouts, scheduled messages.
+    pub fn tick(&mut self, now: Now, out: &mut dyn Outbox) {
+        let mut fired = Vec::new();
+        self.timers.expire(now.mono, &mut fired);
+        for timer in fired {
+            match timer {
+                Timer::Login { key, uid } => {
+                    if self.is(key, uid) && self.nick(key).is_none() {
+                        self.tell(key, now, out, format_args!("Login timed out."));
+                        self.remove(key);
+                        out.close(key);
+                    }
+                }
+                Timer::Idle { key, uid } => self.check_idle(key, uid, now, out),
+                Timer::Send(id) => self.deliver(id, now, out),
+            }
+        }
+    }
+
+    /// Says goodbye to everyone: the server is stopping.
+    pub fn shutdown(&mut self, now: Now, out: &mut dyn Outbox) {
+        let line = self.notice(now, format_args!("The server is shutting down."));
+        let keys: Vec<ConnKey> = self.keys().collect();
+        for key in keys {
+            out.send(key, &line);
+            self.remove(key);
+            out.close(key);
+        }
+        self.log(now, out, format_args!("shutdown"));
+    }
+
+    // ----- joining -----
+
+    /// A line from a connection without a nickname.
+    fn login(
+        &mut self,
+        key: ConnKey,
+        command: Command<'_>,
+        line: &str,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        match command {
+            Command::Exit => {
+                self.tell(key, now, out, format_args!("Bye!"));
+                self.remove(key);
+                out.close(key);
+            }
+            Command::Encoding(name) => self.set_encoding(key, name, now, out),
+            Command::Help => {
+                self.tell(key, now, out, format_args!("Choose a nickname first: 1-16 letters, digits, _ or -. Enter your nickname:"));
+            }
+            _ => {
+                let nick = line.trim();
+                if !valid_nick(nick) {
+                    self.tell(key, now, out, format_args!("Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"));
+                } else if self.nicks.contains_key(&nick_key(nick)) {
+                    self.tell(
+                        key,
+                        now,
+                        out,
+                        format_args!("Nickname \"{nick}\" is already in use. Enter your nickname:"),
+                    );
+                } else if self.joined >= self.cfg.max_clients {
+                    let max = self.cfg.max_clients;
+                    self.tell(
+                        key,
+                        now,
+                        out,
+                        format_args!("The chat room is full ({max}/{max}). Try again later."),
+                    );
+                    self.remove(key);
+                    out.close(key);
+                } else {
+                    self.join(key, nick, now, out);
+                }
+            }
+        }
+    }
+
+    /// Makes connection `key` a participant named `nick`.
+    fn join(&mut self, key: ConnKey, nick: &str, now: Now, out: &mut dyn Outbox) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let Some(member) = self.member_mut(key) else {
+            return;
+        };
+        member.nick = Some(nick.to_string());
+        member.seq = seq;
+        let (uid, origin) = (member.uid, member.origin);
+        self.joining -= 1;
+        self.joined += 1;
+        self.nicks.insert(nick_key(nick), key);
+        if self.admin.is_none() {
+            self.admin = Some(key);
+        }
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Welcome, {nick}! Type /help for commands."),
+        );
+        let line = self.notice(now, format_args!("{nick} has joined the chat."));
+        self.broadcast(Some(key), &line, out);
+        // The operator's own terminal is never timed out.
+        if let (Some(idle), Some(_)) = (self.cfg.idle_timeout, origin) {
+            self.timers
+                .insert(now.mono + idle, Timer::Idle { key, uid });
+        }
+        match origin {
+            Some(addr) => self.log(now, out, format_args!("join {nick} from {addr}")),
+            None => self.log(now, out, format_args!("join {nick} (console)")),
+        }
+        for id in std::mem::take(&mut self.overdue) {
+            self.deliver(id, now, out);
+        }
+    }
+
+    // ----- commands -----
+
+    /// Carries out a participant's command.
+    fn apply(&mut self, key: ConnKey, command: Command<'_>, now: Now, out: &mut dyn Outbox) {
+        match command {
+            Command::Chat(text) => self.chat(key, text, now, out),
+            Command::Help => {
+                for text in command::HELP {
+                    self.tell(key, now, out, format_args!("{text}"));
+                }
+            }
+            Command::Users => self.users(key, now, out),
+            Command::Rename(nick) => self.rename(key, nick, now, out),
+            Command::Whisper { to, text } => self.whisper(key, to, text, now, out),
+            Command::Schedule { when, text } => self.schedule(key, when, text, now, out),
+            Command::Schedules => self.list_schedules(key, now, out),
+            Command::Unschedule(id) => self.unschedule(key, id, now, out),
+            Command::Kick(nick) => self.kick(key, nick, now, out),
+            Command::Search(_) => {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("/search is not enabled on this server."),
+                );
+            }
+            Command::Encoding(name) => self.set_encoding(key, name, now, out),
+            Command::Exit => {
+                let nick = self.nick(key).unwrap_or_default().to_string();
+                self.tell(key, now, out, format_args!("Bye, {nick}!"));
+                self.leave(key, "quit", now, out);
+                out.close(key);
+            }
+            Command::Usage(usage) => {
+                self.tell(key, now, out, format_args!("Usage: {usage}"));
+            }
+            Command::Unknown(name) => {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Unknown command \"/{name}\". Type /help for commands."),
+                );
+            }
+        }
+    }
+
+    fn chat(&mut self, key: ConnKey, text: &str, now: Now, out: &mut dyn Outbox) {
+        let nick = self.nick(key).unwrap_or_default().to_string();
+        let line = self.line(now, format_args!("{nick} >> {text}"));
+        self.broadcast(Some(key), &line, out);
+        self.log(now, out, format_args!("message {nick}: {text}"));
+    }
+
+    fn users(&mut self, key: ConnKey, now: Now, out: &mut dyn Outbox) {
+        let mut people: Vec<(u64, ConnKey, &str)> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| {
+                let m = m.as_ref()?;
+                Some((m.seq, k, m.nick.as_deref()?))
+            })
+            .collect();
+        people.sort_unstable();
+        let mut list = String::new();
+        for (i, (_, k, nick)) in people.iter().enumerate() {
+            if i > 0 {
+                list.push_str(", ");
+            }
+            list.push_str(nick);
+            if Some(*k) == self.admin {
+                list.push_str(" (admin)");
+            }
+        }
+        let (n, max) = (self.joined, self.cfg.max_clients);
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Users online ({n}/{max}): {list}"),
+        );
+    }
+
+    fn rename(&mut self, key: ConnKey, new: &str, now: Now, out: &mut dyn Outbox) {
+        let Some(old) = self.nick(key).map(str::to_string) else {
+            return;
+        };
+        if new == old {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Your nickname is already \"{new}\"."),
+            );
+            return;
+        }
+        if !valid_nick(new) {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Invalid nickname. Use 1-16 letters, digits, _ or -."),
+            );
+            return;
+        }
+        let new_key = nick_key(new);
+        if self.nicks.get(&new_key).is_some_and(|&k| k != key) {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Nickname \"{new}\" is already in use."),
+            );
+            return;
+        }
+        self.nicks.remove(&nick_key(&old));
+        self.nicks.insert(new_key, key);
+        let Some(member) = self.member_mut(key) else {
+            return;
+        };
+        member.nick = Some(new.to_string());
+        let uid = member.uid;
+        self.schedules.rename_author(uid, new);
+        let line = self.notice(
+            now,
+            format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),
+        );
+        self.broadcast(Some(key), &line, out);
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Your nickname is now \"{new}\"."),
+        );
+        self.log(now, out, format_args!("rename {old} -> {new}"));
+    }
+
+    fn whisper(&mut self, key: ConnKey, to: &str, text: &str, now: Now, out: &mut dyn Outbox) {
+        let Some(target) = self.find(to) else {
+            self.tell(key, now, out, format_args!("No user named \"{to}\"."));
+            return;
+        };
+        let from = self.nick(key).unwrap_or_default().to_string();
+        let to = self.nick(target).unwrap_or_default().to_string();
+        let line = self.line(now, format_args!("[Whisper from {from}] {text}"));
+        out.send(target, &line);
+        let line = self.line(now, format_args!("[Whisper to {to}] {text}"));
+        out.send(key, &line);
+        self.log(now, out, format_args!("whisper {from} -> {to}"));
+    }
+
+    fn schedule(&mut self, key: ConnKey, when: &str, text: &str, now: Now, out: &mut dyn Outbox) {
+        let Some(due) = When::parse(when).and_then(|w| w.resolve(now.wall, self.clock.tz())) else {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!(
+                    "Invalid time \"{when}\". Use HH:MM or a duration such as 90s, 10m, 1h30m."
+                ),
+            );
+            return;
+        };
+        let delay = wall_delay(now, due).unwrap_or_default();
+        if delay > self.cfg.max_schedule_ahead {
+            let max = humantime::format_duration(self.cfg.max_schedule_ahead);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Messages can be scheduled at most {max} ahead."),
+            );
+            return;
+        }
+        let Some(member) = self.member(key) else {
+            return;
+        };
+        let uid = member.uid;
+        if self.schedules.count_by(uid) >= self.cfg.max_scheduled {
+            let max = self.cfg.max_scheduled;
+            self.tell(key, now, out, format_args!("You already have {max} scheduled messages, the limit. Cancel one with /unschedule <id>."));
+            return;
+        }
+        let nick = self.nick(key).unwrap_or_default().to_string();
+        let message = self.schedules.add(due, (key, uid), &nick, text).clone();
+        self.timers
+            .insert(now.mono + delay, Timer::Send(message.id));
+        let at = self.clock.minute(due);
+        let id = message.id;
+        out.persist(StateChange::Added(message));
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Message #{id} scheduled for {at}."),
+        );
+        self.log(now, out, format_args!("schedule #{id} by {nick} for {at}"));
+    }
+
+    fn list_schedules(&mut self, key: ConnKey, now: Now, out: &mut dyn Outbox) {
+        let Some(uid) = self.member(key).map(|m| m.uid) else {
+            return;
+        };
+        let mine: Vec<String> = self
+            .schedules
+            .by_author(uid)
+            .map(|m| format!("  #{} at {}: {}", m.id, self.clock.minute(m.due), m.text))
+            .collect();
+        if mine.is_empty() {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You have no scheduled messages."),
+            );
+            return;
+        }
+        let count = mine.len();
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Your scheduled messages ({count}):"),
+        );
+        for entry in mine {
+            self.tell(key, now, out, format_args!("{entry}"));
+        }
+    }
+
+    fn unschedule(&mut self, key: ConnKey, id: u64, now: Now, out: &mut dyn Outbox) {
+        let uid = self.member(key).map(|m| m.uid);
+        let mine = self
+            .schedules
+            .get(id)
+            .is_some_and(|m| m.author_conn.map(|(_, u)| u) == uid && uid.is_some());
+        if !mine {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You have no scheduled message #{id}."),
+            );
+            return;
+        }
+        self.schedules.remove(id);
+        out.persist(StateChange::Removed(id));
+        self.tell(key, now, out, format_args!("Message #{id} cancelled."));
+        self.log(now, out, format_args!("unschedule #{id}"));
+    }
+
+    fn kick(&mut self, key: ConnKey, nick: &str, now: Now, out: &mut dyn Outbox) {
+        if self.admin != Some(key) {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Only the admin can kick users."),
+            );
+            return;
+        }
+        let Some(target) = self.find(nick) else {
+            self.tell(key, now, out, format_args!("No user named \"{nick}\"."));
+            return;
+        };
+        if target == key {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You cannot kick yourself. Use /exit to leave."),
+            );
+            return;
+        }
+        let admin = self.nick(key).unwrap_or_default().to_string();
+        self.tell(
+            target,
+            now,
+            out,
+            format_args!("You have been kicked from the chat."),
+        );
+        let Some(member) = self.remove(target) else {
+            return;
+        };
+        out.close(target);
+        let nick = member.nick.unwrap_or_default();
+        for id in self.schedules.remove_author(member.uid) {
+            out.persist(StateChange::Removed(id));
+        }
+        let line = self.notice(now, format_args!("{nick} has been kicked from the chat."));
+        self.broadcast(None, &line, out);
+        self.log(now, out, format_args!("kick {nick} by {admin}"));
+    }
+
+    fn set_encoding(&mut self, key: ConnKey, name: &str, now: Now, out: &mut dyn Outbox) {
+        match Encoding::parse(name) {
+            Some(encoding) => {
+                out.set_encoding(key, encoding);
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Your encoding is now {encoding}."),
+                );
+            }
+            None => {
+                let current = out.encoding(key);
+                let usage = command::usage::ENCODING;
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Usage: {usage} (now {current})"),
+                );
+            }
+        }
+    }
+
+    // ----- leaving, timers -----
+
+    /// Removes a connection for any reason but a kick, telling the others.
+    fn leave(&mut self, key: ConnKey, why: &str, now: Now, out: &mut dyn Outbox) {
+        let Some(member) = self.remove(key) else {
+            return;
+        };
+        let Some(nick) = member.nick else {
+            return;
+        };
+        let line = self.notice(now, format_args!("{nick} has left the chat."));
+        self.broadcast(None, &line, out);
+        self.log(now, out, format_args!("leave {nick} ({why})"));
+        if self.admin.is_none() {
+            if let Some(heir) = self
+                .keys()
+                .filter_map(|k| Some((self.member(k)?.seq, k)))
+                .filter(|(seq, _)| *seq > 0)
+                .min()
+                .map(|(_, k)| k)
+            {
+                self.admin = Some(heir);
+                let heir_nick = self.nick(heir).unwrap_or_default().to_string();
+                let line = self.notice(now, format_args!("{heir_nick} is now the admin."));
+                self.broadcast(None, &line, out);
+                self.log(now, out, format_args!("admin {heir_nick}"));
+            }
+        }
+    }
+
+    fn check_idle(&mut self, key: ConnKey, uid: u64, now: Now, out: &mut dyn Outbox) {
+        let Some(idle) = self.cfg.idle_timeout else {
+            return;
+        };
+        if !self.is(key, uid) {
+            return;
+        }
+        let heard = self.member(key).map_or(now.mono, |m| m.heard);
+        let deadline = heard + idle;
+        if deadline > now.mono {
+            // Heard from since: look again when the new silence would end.
+            self.timers.insert(deadline, Timer::Idle { key, uid });
+            return;
+        }
+        let silence = humantime::format_duration(idle);
+        self.tell(
+            key,
+            now,
+            out,
+            format_args!("Disconnected after {silence} of silence."),
+        );
+        self.leave(key, "idle timeout", now, out);
+        out.close(key);
+    }
+
+    fn deliver(&mut self, id: u64, now: Now, out: &mut dyn Outbox) {
+        let Some(message) = self.schedules.remove(id) else {
+            return; // cancelled, or its author was kicked
+        };
+        out.persist(StateChange::Removed(id));
+        let author = message
+            .author_conn
+            .filter(|&(key, uid)| self.is(key, uid))
+            .map(|(key, _)| key);
+        let line = self.line(
+            now,
+            format_args!("[Scheduled by {}] {}", message.author, message.text),
+        );
+        self.broadcast(author, &line, out);
+        self.log(
+            now,
+            out,
+            format_args!("deliver #{id} by {}", message.author),
+        );
+    }
+
+    // ----- helpers -----
+
+    fn bucket(&self, now: Now) -> TokenBucket {
+        TokenBucket::new(
+            self.cfg.rate.unwrap_or(Rate {
+                per_second: 1.0,
+                burst: 1,
+            }),
+            now.mono,
+        )
+    }
+
+    /// Spends one token of `key`'s bucket; says so once if it is empty.
+    fn take_token(&mut self, key: ConnKey, now: Now, out: &mut dyn Outbox) -> bool {
+        let Some(rate) = self.cfg.rate else {
+            return true;
+        };
+        let Some(member) = self.member_mut(key) else {
+            return false;
+        };
+        if member.bucket.try_take(rate, now.mono) {
+            member.throttled = false;
+            return true;
+        }
+        if !member.throttled {
+            member.throttled = true;
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You are sending too fast; message dropped."),
+            );
+        }
+        false
+    }
+
+    fn insert(&mut self, key: ConnKey, member: Member) {
+        if self.members.len() <= key {
+            self.members.resize_with(key + 1, || None);
+        }
+        self.members[key] = Some(member);
+    }
+
+    /// Forgets a connection; returns what it was. Keeps the counts, the
+    /// nickname index and the admin in step.
+    fn remove(&mut self, key: ConnKey) -> Option<Member> {
+        let member = self.members.get_mut(key)?.take()?;
+        match &member.nick {
+            Some(nick) => {
+                self.joined -= 1;
+                self.nicks.remove(&nick_key(nick));
+                if self.admin == Some(key) {
+                    self.admin = None;
+                }
+            }
+            None => self.joining -= 1,
+        }
+        Some(member)
+    }
+
+    fn member(&self, key: ConnKey) -> Option<&Member> {
+        self.members.get(key)?.as_ref()
+    }
+
+    fn member_mut(&mut self, key: ConnKey) -> Option<&mut Member> {
+        self.members.get_mut(key)?.as_mut()
+    }
+
+    /// Whether `key` is still the connection with serial `uid`.
+    fn is(&self, key: ConnKey, uid: u64) -> bool {
+        self.member(key).is_some_and(|m| m.uid == uid)
+    }
+
+    fn nick(&self, key: ConnKey) -> Option<&str> {
+        self.member(key)?.nick.as_deref()
+    }
+
+    /// The participant with this nickname, in any case.
+    fn find(&self, nick: &str) -> Option<ConnKey> {
+        self.nicks.get(&nick_key(nick)).copied()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = ConnKey> + '_ {
+        self.members
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| m.as_ref().map(|_| k))
+    }
+
+    /// Sends `line` to every participant but `except`.
+    fn broadcast(&self, except: Option<ConnKey>, line: &Line, out: &mut dyn Outbox) {
+        for (key, member) in self.members.iter().enumerate() {
+            if let Some(member) = member {
+                if member.nick.is_some() && Some(key) != except {
+                    out.send(key, line);
+                }
+            }
+        }
+    }
+
+    /// A line as sent: timestamp prefix (if on), text, newline.
+    fn line(&mut self, now: Now, text: std::fmt::Arguments<'_>) -> Line {
+        let mut buf = String::with_capacity(64);
+        buf.push_str(self.clock.prefix(now.wall));
+        let _ = buf.write_fmt(text);
+        buf.push('\n');
+        Line::new(&buf)
+    }
+
+    /// A `[Server]: ` line.
+    fn notice(&mut self, now: Now, text: std::fmt::Arguments<'_>) -> Line {
+        self.line(now, format_args!("[Server]: {text}"))
+    }
+
+    /// Sends a `[Server]: ` line to one connection.
+    fn tell(
+        &mut self,
+        key: ConnKey,
+        now: Now,
+        out: &mut dyn Outbox,
+        text: std::fmt::Arguments<'_>,
+    ) {
+        let line = self.notice(now, text);
+        out.send(key, &line);
+    }
+
+    fn log(&self, now: Now, out: &mut dyn Outbox, event: std::fmt::Arguments<'_>) {
+        if out.logging() {
+            out.log(format!("{} {event}", self.clock.rfc3339(now.wall)));
+        }
+    }
+}
+
+/// How long from `now` until wall time `due`; `None` if it has passed.
+fn wall_delay(now: Now, due: jiff::Timestamp) -> Option<Duration> {
+    let delta = due.duration_since(now.wall);
+    Duration::try_from(delta).ok().filter(|d| !d.is_zero())
+}
+
+#[cfg(test)]
+mod tests;

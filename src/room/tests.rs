@@ -1,0 +1,707 @@
+//! The room without sockets: every rule of the contract, with a recording
+//! outbox and a clock that moves only when told.
+
+use std::collections::HashMap;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use super::*;
+use crate::schedule::SavedState;
+
+/// Remembers everything the room asked for.
+#[derive(Default)]
+struct Recorder {
+    sent: HashMap<ConnKey, Vec<String>>,
+    encodings: HashMap<ConnKey, Encoding>,
+    closed: Vec<ConnKey>,
+    log: Vec<String>,
+    changes: Vec<StateChange>,
+}
+
+impl Outbox for Recorder {
+    fn send(&mut self, to: ConnKey, line: &Line) {
+        let text = line.text();
+        assert!(text.ends_with('\n'));
+        self.sent
+            .entry(to)
+            .or_default()
+            .push(text.trim_end_matches('\n').to_string());
+    }
+    fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
+        self.encodings.insert(to, encoding);
+    }
+    fn encoding(&self, of: ConnKey) -> Encoding {
+        self.encodings.get(&of).copied().unwrap_or(Encoding::Utf8)
+    }
+    fn close(&mut self, to: ConnKey) {
+        self.closed.push(to);
+    }
+    fn logging(&self) -> bool {
+        true
+    }
+    fn log(&mut self, line: String) {
+        self.log.push(line);
+    }
+    fn persist(&mut self, change: StateChange) {
+        self.changes.push(change);
+    }
+}
+
+/// A room, its outbox and its clock.
+struct Harness {
+    room: Room,
+    out: Recorder,
+    now: Now,
+    next_key: ConnKey,
+}
+
+/// 2026-11-23 14:00:00 in Seoul.
+const START: &str = "2026-11-23T05:00:00Z";
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(RoomConfig::default(), Schedules::default())
+    }
+
+    fn with(cfg: RoomConfig, schedules: Schedules) -> Harness {
+        let now = Now {
+            mono: Instant::now(),
+            wall: START.parse().expect("timestamp"),
+        };
+        let tz = TimeZone::get("Asia/Seoul").expect("zone");
+        Harness {
+            room: Room::new(cfg, Clock::new(tz, false), schedules, now),
+            out: Recorder::default(),
+            now,
+            next_key: 0,
+        }
+    }
+
+    fn connect(&mut self) -> ConnKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        let addr = "127.0.0.1:4000".parse().ok();
+        self.room
+            .open(key, 1000 + key as u64, addr, self.now, &mut self.out);
+        key
+    }
+
+    /// Connects and joins as `nick`, forgetting the welcome lines.
+    fn join(&mut self, nick: &str) -> ConnKey {
+        let key = self.connect();
+        self.say(key, nick);
+        let lines = self.lines(key);
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some(format!("[Server]: Welcome, {nick}! Type /help for commands.").as_str())
+        );
+        key
+    }
+
+    fn say(&mut self, key: ConnKey, text: &str) {
+        self.room
+            .input(key, Input::Line(text), self.now, &mut self.out);
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now = self.now.after(by);
+        self.room.tick(self.now, &mut self.out);
+    }
+
+    /// Lines received by `key` since the last call.
+    fn lines(&mut self, key: ConnKey) -> Vec<String> {
+        self.out.sent.remove(&key).unwrap_or_default()
+    }
+
+    fn closed(&self, key: ConnKey) -> bool {
+        self.out.closed.contains(&key)
+    }
+}
+
+#[test]
+fn welcome_then_nickname_prompt() {
+    let mut h = Harness::new();
+    h.join("Alice");
+    let bob = h.connect();
+    assert_eq!(
+        h.lines(bob),
+        [
+            "[Server]: Welcome to suda! (1/10 online)",
+            "[Server]: Enter your nickname:"
+        ]
+    );
+}
+
+#[test]
+fn nickname_rules_at_login() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let key = h.connect();
+    h.lines(key);
+    for bad in ["two words", "server", "SERVER", "abcdefghijklmnopq", "a.b"] {
+        h.say(key, bad);
+        assert_eq!(
+            h.lines(key),
+            ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"],
+            "{bad}"
+        );
+    }
+    h.say(key, "ALICE");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Nickname \"ALICE\" is already in use. Enter your nickname:"]
+    );
+    h.say(key, "  민수  ");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Welcome, 민수! Type /help for commands."]
+    );
+    assert_eq!(h.lines(alice), ["[Server]: 민수 has joined the chat."]);
+}
+
+#[test]
+fn chat_goes_to_everyone_but_the_sender() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let charlie = h.join("Charlie");
+    h.lines(alice);
+    h.lines(bob);
+    h.say(alice, "Hello everyone!");
+    assert_eq!(h.lines(bob), ["Alice >> Hello everyone!"]);
+    assert_eq!(h.lines(charlie), ["Alice >> Hello everyone!"]);
+    assert!(h.lines(alice).is_empty());
+    assert!(h
+        .out
+        .log
+        .iter()
+        .any(|l| l.ends_with("message Alice: Hello everyone!")));
+}
+
+#[test]
+fn empty_lines_and_terminal_tricks_are_not_relayed() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, "   ");
+    h.say(alice, "\x1b[2J\x1b[H");
+    assert!(h.lines(bob).is_empty());
+    h.say(alice, "\x1b[31mred\x1b[0m and\x07 bell");
+    assert_eq!(h.lines(bob), ["Alice >> red and bell"]);
+}
+
+#[test]
+fn users_in_join_order_with_the_admin_marked() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.join("Bob");
+    let charlie = h.join("Charlie");
+    h.say(charlie, "/who");
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Users online (3/10): Alice (admin), Bob, Charlie"]
+    );
+    h.say(alice, "/users");
+    h.say(alice, "/user");
+    assert_eq!(h.lines(alice).len(), 4); // two join notices, two lists
+}
+
+#[test]
+fn admin_passes_to_the_longest_connected() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let charlie = h.join("Charlie");
+    h.lines(bob);
+    h.lines(charlie);
+    h.room.gone(alice, Gone::Closed, h.now, &mut h.out);
+    assert_eq!(
+        h.lines(charlie),
+        [
+            "[Server]: Alice has left the chat.",
+            "[Server]: Bob is now the admin."
+        ]
+    );
+    h.say(charlie, "/kick Bob");
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Only the admin can kick users."]
+    );
+    h.say(bob, "/users");
+    assert_eq!(
+        h.lines(bob).last().map(String::as_str),
+        Some("[Server]: Users online (2/10): Bob (admin), Charlie")
+    );
+}
+
+#[test]
+fn rename_tells_everyone_and_keeps_rules() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, "/rename Alice123");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Your nickname is now \"Alice123\"."]
+    );
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: User \"Alice\" has changed their nickname to \"Alice123\"."]
+    );
+    h.say(bob, "/nick alice123");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: Nickname \"alice123\" is already in use."]
+    );
+    h.say(bob, "/nick bad name");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."]
+    );
+    // The old name is free again; a case change of one's own name is fine.
+    h.say(bob, "/nick BOB");
+    assert_eq!(h.lines(bob), ["[Server]: Your nickname is now \"BOB\"."]);
+    h.say(bob, "/rename");
+    assert_eq!(h.lines(bob), ["[Server]: Usage: /rename <new-nickname>"]);
+    let carol = h.join("alice");
+    h.say(carol, "hi");
+    assert_eq!(
+        h.lines(alice).last().map(String::as_str),
+        Some("alice >> hi")
+    );
+}
+
+#[test]
+fn whisper_reaches_only_its_target() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let charlie = h.join("Charlie");
+    h.lines(alice);
+    h.lines(bob);
+    h.say(bob, "/whisper charlie Are you coming?");
+    assert_eq!(h.lines(charlie), ["[Whisper from Bob] Are you coming?"]);
+    assert_eq!(h.lines(bob), ["[Whisper to Charlie] Are you coming?"]);
+    assert!(h.lines(alice).is_empty());
+    h.say(bob, "/w Nobody hi");
+    assert_eq!(h.lines(bob), ["[Server]: No user named \"Nobody\"."]);
+    h.say(bob, "/msg Alice");
+    assert_eq!(h.lines(bob), ["[Server]: Usage: /whisper <nick> <message>"]);
+    assert!(h
+        .out
+        .log
+        .iter()
+        .any(|l| l.ends_with("whisper Bob -> Charlie")));
+    assert!(!h.out.log.iter().any(|l| l.contains("Are you coming")));
+}
+
+#[test]
+fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let charlie = h.join("Charlie");
+    h.lines(alice);
+    h.say(charlie, "/schedule 10m Meeting starts soon");
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Message #1 scheduled for 2026-11-23 14:10."]
+    );
+    h.advance(Duration::from_secs(599));
+    assert!(h.lines(alice).is_empty());
+    h.say(charlie, "/rename Chuck");
+    h.lines(alice);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.lines(alice), ["[Scheduled by Chuck] Meeting starts soon"]);
+    assert!(h.lines(charlie).iter().all(|l| !l.contains("Meeting")));
+    assert!(
+        matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Removed(1)] if m.id == 1)
+    );
+}
+
+#[test]
+fn clock_time_schedules_use_the_room_zone() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/schedule 13:30 lunch is over");
+    // 14:00 in Seoul now: 13:30 is tomorrow.
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Message #1 scheduled for 2026-11-24 13:30."]
+    );
+    h.say(alice, "/schedule 25:00 never");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Invalid time \"25:00\". Use HH:MM or a duration such as 90s, 10m, 1h30m."]
+    );
+    h.say(alice, "/schedule 30d far away");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Messages can be scheduled at most 7days ahead."]
+    );
+}
+
+#[test]
+fn scheduled_message_survives_its_author_leaving_but_not_a_kick() {
+    let mut h = Harness::new();
+    let admin = h.join("Admin");
+    let leaver = h.join("Leaver");
+    let kicked = h.join("Kicked");
+    h.say(leaver, "/schedule 1m from the leaver");
+    h.say(kicked, "/schedule 1m from the kicked");
+    h.room.gone(leaver, Gone::Closed, h.now, &mut h.out);
+    h.say(admin, "/kick kicked");
+    h.lines(admin);
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.lines(admin), ["[Scheduled by Leaver] from the leaver"]);
+}
+
+#[test]
+fn schedules_list_and_cancel_only_your_own() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, "/schedules");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: You have no scheduled messages."]
+    );
+    h.say(alice, "/schedule 90s first");
+    h.say(alice, "/schedule 2h second");
+    h.lines(alice);
+    h.say(alice, "/schedules");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Your scheduled messages (2):",
+            "[Server]:   #1 at 2026-11-23 14:01: first",
+            "[Server]:   #2 at 2026-11-23 16:00: second",
+        ]
+    );
+    h.say(bob, "/unschedule 1");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You have no scheduled message #1."]
+    );
+    h.say(alice, "/unschedule #1");
+    assert_eq!(h.lines(alice), ["[Server]: Message #1 cancelled."]);
+    h.advance(Duration::from_secs(120));
+    assert!(h.lines(bob).is_empty());
+}
+
+#[test]
+fn schedule_limit_per_participant() {
+    let cfg = RoomConfig {
+        max_scheduled: 2,
+        rate: None,
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let alice = h.join("Alice");
+    h.say(alice, "/schedule 1m a");
+    h.say(alice, "/schedule 1m b");
+    h.lines(alice);
+    h.say(alice, "/schedule 1m c");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: You already have 2 scheduled messages, the limit. Cancel one with /unschedule <id>."]
+    );
+}
+
+#[test]
+fn kick_is_for_the_admin_and_tells_everyone() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let charlie = h.join("Charlie");
+    h.lines(alice);
+    h.lines(bob);
+    h.say(bob, "/kick Charlie");
+    assert_eq!(h.lines(bob), ["[Server]: Only the admin can kick users."]);
+    h.say(alice, "/kick Alice");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: You cannot kick yourself. Use /exit to leave."]
+    );
+    h.say(alice, "/kick bob");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You have been kicked from the chat."]
+    );
+    assert!(h.closed(bob));
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Bob has been kicked from the chat."]
+    );
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Bob has been kicked from the chat."]
+    );
+    // The connection closing afterwards is not a second departure.
+    h.room.gone(bob, Gone::Closed, h.now, &mut h.out);
+    assert!(h.lines(charlie).is_empty());
+    h.say(alice, "/kick Bob");
+    assert_eq!(h.lines(alice), ["[Server]: No user named \"Bob\"."]);
+}
+
+#[test]
+fn exit_says_bye_and_tells_the_others() {
+    for word in ["/exit", "/quit", "#exit"] {
+        let mut h = Harness::new();
+        let alice = h.join("Alice");
+        let bob = h.join("Bob");
+        h.lines(alice);
+        h.say(bob, word);
+        assert_eq!(h.lines(bob), ["[Server]: Bye, Bob!"]);
+        assert!(h.closed(bob));
+        assert_eq!(h.lines(alice), ["[Server]: Bob has left the chat."]);
+    }
+}
+
+#[test]
+fn encoding_command_switches_the_connection() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/encoding cp949");
+    assert_eq!(h.out.encodings.get(&alice), Some(&Encoding::Cp949));
+    assert_eq!(h.lines(alice), ["[Server]: Your encoding is now CP949."]);
+    h.say(alice, "/encoding klingon");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Usage: /encoding <utf-8|cp949> (now CP949)"]
+    );
+    // Also before choosing a nickname, for legacy clients.
+    let key = h.connect();
+    h.lines(key);
+    h.say(key, "/encoding euc-kr");
+    assert_eq!(h.out.encodings.get(&key), Some(&Encoding::Cp949));
+}
+
+#[test]
+fn unknown_commands_and_search_without_a_model() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/dance");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Unknown command \"/dance\". Type /help for commands."]
+    );
+    h.say(alice, "/search what is rust?");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: /search is not enabled on this server."]
+    );
+    h.say(alice, "/help");
+    let help = h.lines(alice);
+    assert!(help.len() > 5 && help.iter().all(|l| l.starts_with("[Server]: ")));
+}
+
+#[test]
+fn flood_is_dropped_with_one_notice() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    // Joining took one token: 19 lines of the burst are left.
+    for i in 0..30 {
+        h.say(bob, &format!("line {i}"));
+    }
+    assert_eq!(h.lines(alice).len(), 19);
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You are sending too fast; message dropped."]
+    );
+    h.advance(Duration::from_secs(1));
+    for i in 0..10 {
+        h.say(bob, &format!("later {i}"));
+    }
+    assert_eq!(h.lines(alice).len(), 5);
+    assert_eq!(h.lines(bob).len(), 1);
+}
+
+#[test]
+fn too_long_lines_are_reported() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.room.input(alice, Input::TooLong, h.now, &mut h.out);
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Message too long (max 4096 bytes)."]
+    );
+}
+
+#[test]
+fn room_full_turns_newcomers_away() {
+    let cfg = RoomConfig {
+        max_clients: 2,
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    h.join("A");
+    let waiting = h.connect();
+    h.join("B");
+    let late = h.connect();
+    assert_eq!(
+        h.lines(late),
+        ["[Server]: The chat room is full (2/2). Try again later."]
+    );
+    assert!(h.closed(late));
+    // Someone who connected before the room filled is turned away at the nickname.
+    h.lines(waiting);
+    h.say(waiting, "C");
+    assert_eq!(
+        h.lines(waiting),
+        ["[Server]: The chat room is full (2/2). Try again later."]
+    );
+    assert!(h.closed(waiting));
+}
+
+#[test]
+fn login_and_idle_timeouts() {
+    let cfg = RoomConfig {
+        login_timeout: Duration::from_secs(60),
+        idle_timeout: Some(Duration::from_secs(300)),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let lurker = h.connect();
+    h.lines(lurker);
+    h.lines(alice);
+    h.advance(Duration::from_secs(59));
+    assert!(!h.closed(lurker));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.lines(lurker), ["[Server]: Login timed out."]);
+    assert!(h.closed(lurker));
+    // Alice talks at 200 s; Bob stays silent.
+    h.advance(Duration::from_secs(140));
+    h.say(alice, "still here");
+    h.lines(bob);
+    h.advance(Duration::from_secs(100));
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: Disconnected after 5m of silence."]
+    );
+    assert!(h.closed(bob));
+    assert!(!h.closed(alice));
+    assert_eq!(h.lines(alice), ["[Server]: Bob has left the chat."]);
+    // Alice's silence began at 200 s: she goes at 500 s, not before.
+    h.advance(Duration::from_secs(199));
+    assert!(!h.closed(alice));
+    h.advance(Duration::from_secs(1));
+    assert!(h.closed(alice));
+}
+
+#[test]
+fn restored_messages_wait_for_someone_to_read_them() {
+    let saved = SavedState {
+        version: 1,
+        next_id: 5,
+        messages: vec![
+            Scheduled {
+                id: 3,
+                due: "2026-11-23T04:00:00Z".parse::<Timestamp>().expect("ts"),
+                author: "Charlie".into(),
+                text: "missed while down".into(),
+                author_conn: None,
+            },
+            Scheduled {
+                id: 4,
+                due: "2026-11-23T05:01:00Z".parse::<Timestamp>().expect("ts"),
+                author: "Charlie".into(),
+                text: "still ahead".into(),
+                author_conn: None,
+            },
+        ],
+    };
+    let mut h = Harness::with(RoomConfig::default(), Schedules::restore(saved));
+    let alice = h.connect();
+    h.say(alice, "Alice");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Welcome to suda! (0/10 online)",
+            "[Server]: Enter your nickname:",
+            "[Server]: Welcome, Alice! Type /help for commands.",
+            "[Scheduled by Charlie] missed while down",
+        ]
+    );
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.lines(alice), ["[Scheduled by Charlie] still ahead"]);
+    h.say(alice, "/schedule 1m numbering goes on");
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Message #5 scheduled for 2026-11-23 14:02."]
+    );
+}
+
+#[test]
+fn shutdown_tells_everyone_including_those_still_joining() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let joining = h.connect();
+    h.lines(joining);
+    h.lines(alice);
+    h.room.shutdown(h.now, &mut h.out);
+    for key in [alice, joining] {
+        assert_eq!(h.lines(key), ["[Server]: The server is shutting down."]);
+        assert!(h.closed(key));
+    }
+    assert_eq!(h.room.online(), 0);
+}
+
+#[test]
+fn console_joins_as_admin() {
+    let mut h = Harness::new();
+    let key = h.next_key;
+    h.next_key += 1;
+    h.room
+        .open_console(key, 1, "host", h.now, &mut h.out)
+        .expect("console joins");
+    let guest = h.join("guest");
+    h.say(guest, "/users");
+    assert_eq!(
+        h.lines(guest),
+        ["[Server]: Users online (2/10): host (admin), guest"]
+    );
+    assert_eq!(
+        h.lines(key),
+        [
+            "[Server]: Welcome, host! Type /help for commands.",
+            "[Server]: guest has joined the chat."
+        ]
+    );
+    assert!(h
+        .room
+        .open_console(99, 2, "Server", h.now, &mut h.out)
+        .is_err());
+}
+
+#[test]
+fn timestamps_prefix_every_line() {
+    let now = Now {
+        mono: Instant::now(),
+        wall: START.parse().expect("timestamp"),
+    };
+    let tz = TimeZone::get("Asia/Seoul").expect("zone");
+    let mut room = Room::new(
+        RoomConfig::default(),
+        Clock::new(tz, true),
+        Schedules::default(),
+        now,
+    );
+    let mut out = Recorder::default();
+    room.open(0, 1, None, now, &mut out);
+    room.input(0, Input::Line("Alice"), now, &mut out);
+    let lines = out.sent.remove(&0).unwrap_or_default();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("[2026-11-23 14:00] [Server]: ")),
+        "{lines:?}"
+    );
+}

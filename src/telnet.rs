@@ -1,0 +1,151 @@
+//! Telnet option negotiation, stripped from the byte stream.
+//!
+//! `telnet HOST 9999` on Windows (and any telnet talking to port 23 semantics)
+//! sends IAC sequences (RFC 854) mixed with the text. They must never reach
+//! the room. Byte 0xFF never occurs in UTF-8 or in CP949, so stripping IAC
+//! before charset decoding is safe for both encodings.
+//!
+//! The filter keeps its state between reads because a sequence can be split
+//! anywhere by TCP.
+
+/// "Interpret as command": starts every telnet command.
+const IAC: u8 = 255;
+/// Refuse to let the peer enable an option.
+const DONT: u8 = 254;
+/// Ask the peer to enable an option.
+const DO: u8 = 253;
+/// Refuse to enable an option ourselves.
+const WONT: u8 = 252;
+/// Offer to enable an option.
+const WILL: u8 = 251;
+/// Start of subnegotiation, ended by IAC SE.
+const SB: u8 = 250;
+/// End of subnegotiation.
+const SE: u8 = 240;
+
+/// Where the filter is inside a telnet command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Ordinary data.
+    #[default]
+    Data,
+    /// After IAC.
+    Iac,
+    /// After IAC WILL/WONT/DO/DONT, waiting for the option byte.
+    Negotiate(u8),
+    /// Inside IAC SB ... (discarded).
+    Sub,
+    /// After IAC inside a subnegotiation.
+    SubIac,
+}
+
+/// Removes telnet commands from a byte stream and answers option requests.
+///
+/// Every `DO x` is answered `WONT x` and every `WILL x` with `DONT x`: suda
+/// supports no telnet options, and a clear refusal keeps the client in its
+/// default line mode with local echo. `WONT`/`DONT` are never answered, which
+/// is what rules out negotiation loops.
+///
+/// ```
+/// use suda::telnet::TelnetFilter;
+/// let mut filter = TelnetFilter::default();
+/// let (mut data, mut reply) = (Vec::new(), Vec::new());
+/// filter.filter(b"\xff\xfd\x18hi\xff\xff", &mut data, &mut reply);
+/// assert_eq!(data, b"hi\xff");          // IAC IAC is a literal 0xFF
+/// assert_eq!(reply, b"\xff\xfc\x18");   // DO TTYPE -> WONT TTYPE
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct TelnetFilter {
+    /// Position inside a command that may continue in the next read.
+    state: State,
+}
+
+impl TelnetFilter {
+    /// Appends the data bytes of `input` to `data` and any negotiation
+    /// answers to `reply`.
+    pub fn filter(&mut self, input: &[u8], data: &mut Vec<u8>, reply: &mut Vec<u8>) {
+        // Nearly all input is plain text: copy it in one go.
+        if self.state == State::Data && !input.contains(&IAC) {
+            data.extend_from_slice(input);
+            return;
+        }
+        for &byte in input {
+            self.state = match (self.state, byte) {
+                (State::Data, IAC) => State::Iac,
+                (State::Data, b) => {
+                    data.push(b);
+                    State::Data
+                }
+                (State::Iac, IAC) => {
+                    data.push(IAC);
+                    State::Data
+                }
+                (State::Iac, cmd @ (WILL | WONT | DO | DONT)) => State::Negotiate(cmd),
+                (State::Iac, SB) => State::Sub,
+                // NOP, GA, AYT, IP, ... carry no data: drop them.
+                (State::Iac, _) => State::Data,
+                (State::Negotiate(cmd), option) => {
+                    match cmd {
+                        DO => reply.extend_from_slice(&[IAC, WONT, option]),
+                        WILL => reply.extend_from_slice(&[IAC, DONT, option]),
+                        _ => {}
+                    }
+                    State::Data
+                }
+                (State::Sub, IAC) => State::SubIac,
+                (State::Sub, _) => State::Sub,
+                (State::SubIac, SE) => State::Data,
+                (State::SubIac, _) => State::Sub,
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
+        let mut filter = TelnetFilter::default();
+        let (mut data, mut reply) = (Vec::new(), Vec::new());
+        for chunk in chunks {
+            filter.filter(chunk, &mut data, &mut reply);
+        }
+        (data, reply)
+    }
+
+    /// What a Windows telnet client sends first, followed by a nickname.
+    const SAMPLE: &[u8] =
+        b"\xff\xfb\x1f\xff\xfb\x20\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0Al\xff\xf1ice\xff\xff\r\n";
+
+    #[test]
+    fn strips_negotiation_and_subnegotiation() {
+        let (data, reply) = run(&[SAMPLE]);
+        assert_eq!(data, b"Alice\xff\r\n");
+        assert_eq!(reply, b"\xff\xfe\x1f\xff\xfe\x20");
+    }
+
+    #[test]
+    fn same_result_at_every_split() {
+        let whole = run(&[SAMPLE]);
+        for i in 0..=SAMPLE.len() {
+            for j in i..=SAMPLE.len() {
+                let parts = run(&[&SAMPLE[..i], &SAMPLE[i..j], &SAMPLE[j..]]);
+                assert_eq!(parts, whole, "split at {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn never_answers_refusals() {
+        let (data, reply) = run(&[b"\xff\xfc\x01\xff\xfe\x03ok"]);
+        assert_eq!(data, b"ok");
+        assert!(reply.is_empty());
+    }
+
+    #[test]
+    fn plain_text_passes_untouched() {
+        let text = "안녕 hello\n".as_bytes();
+        assert_eq!(run(&[text]).0, text);
+    }
+}

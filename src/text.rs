@@ -1,0 +1,164 @@
+//! Rules for the text people type: what may be relayed, what a nickname is.
+
+use std::borrow::Cow;
+
+/// The longest nickname, in characters (not bytes: Hangul counts as one).
+pub const MAX_NICK_CHARS: usize = 16;
+
+/// Removes everything that could act on another user's terminal.
+///
+/// Control characters other than tab go (C0, DEL and C1), and so do whole
+/// escape sequences (`ESC [ 31 m` would otherwise leave `[31m` behind) and
+/// the bidirectional overrides that can make text read backwards.
+///
+/// ```
+/// use suda::text::sanitize;
+/// assert_eq!(sanitize("\x1b[31mred\x1b[0m\tok\x07"), "red\tok");
+/// assert_eq!(sanitize("plain 한글"), "plain 한글");
+/// ```
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unwanted) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                Some(']' | 'P' | '^' | '_' | 'X') => skip_string(&mut chars),
+                // ESC with intermediates, e.g. `ESC ( B`: skip to the final byte.
+                Some(' '..='/') => {
+                    while let Some(&next) = chars.peek() {
+                        chars.next();
+                        if !(' '..='/').contains(&next) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            c if is_unwanted(c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (tab excepted) and bidi overrides.
+fn is_unwanted(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// Skips a control sequence's parameters up to and including its final byte.
+fn skip_csi(chars: &mut impl Iterator<Item = char>) {
+    for c in chars.by_ref() {
+        if ('@'..='~').contains(&c) || !(' '..='~').contains(&c) {
+            break;
+        }
+    }
+}
+
+/// Skips an OSC/DCS/PM/APC string up to its terminator (BEL or ESC \).
+fn skip_string(chars: &mut std::iter::Peekable<impl Iterator<Item = char>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\x07' | '\u{9c}' => break,
+            '\x1b' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `nick` is an acceptable nickname: 1 to 16 letters (any script),
+/// digits, `_` or `-`, and not `Server` in any case.
+///
+/// ```
+/// use suda::text::valid_nick;
+/// assert!(valid_nick("민수_99"));
+/// assert!(!valid_nick("SERVER"));
+/// assert!(!valid_nick("two words"));
+/// ```
+pub fn valid_nick(nick: &str) -> bool {
+    let count = nick.chars().count();
+    (1..=MAX_NICK_CHARS).contains(&count)
+        && nick
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && !nick.eq_ignore_ascii_case("server")
+}
+
+/// The form of a nickname used to compare two of them: `Alice` and `ALICE`
+/// are the same person.
+pub fn nick_key(nick: &str) -> String {
+    nick.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_escape_sequences_whole() {
+        assert_eq!(sanitize("a\x1b[2J\x1b[1;1Hb"), "ab");
+        assert_eq!(sanitize("\x1b]0;pwned\x07title"), "title");
+        assert_eq!(sanitize("\x1b]8;;http://x\x1b\\link"), "link");
+        assert_eq!(sanitize("\x1b(Bx"), "x");
+        assert_eq!(sanitize("\u{9b}31mc1"), "c1");
+        assert_eq!(sanitize("x\x1b"), "x");
+    }
+
+    #[test]
+    fn removes_other_controls_but_keeps_tab_and_text() {
+        assert_eq!(sanitize("a\0b\x08c\x7fd\r"), "abcd");
+        assert_eq!(sanitize("tab\there"), "tab\there");
+        assert_eq!(sanitize("evil\u{202e}txt.exe"), "eviltxt.exe");
+        assert_eq!(
+            sanitize("replacement \u{FFFD} stays"),
+            "replacement \u{FFFD} stays"
+        );
+    }
+
+    #[test]
+    fn nickname_rules() {
+        for ok in [
+            "a",
+            "Alice",
+            "bob-2",
+            "x_y",
+            "김철수",
+            "ĐặngVăn",
+            "abcdefghijklmnop",
+        ] {
+            assert!(valid_nick(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "abcdefghijklmnopq",
+            "a b",
+            "a.b",
+            "server",
+            "Server",
+            "é\u{301}",
+            "a\tb",
+        ] {
+            assert!(!valid_nick(bad), "{bad}");
+        }
+        assert!(valid_nick("가나다라마바사아자차카타파하가나"));
+        assert!(!valid_nick("가나다라마바사아자차카타파하가나다"));
+    }
+
+    #[test]
+    fn nick_keys_ignore_case() {
+        assert_eq!(nick_key("Alice"), nick_key("aLICE"));
+        assert_ne!(nick_key("Alice"), nick_key("Alicia"));
+    }
+}
