@@ -21,20 +21,30 @@
 //!   relayed, the room's time zone.
 //! - [`disk`]: the room log and the state file, written off the reactor thread.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
+//! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
+//! - [`serve`]: startup (bind, load state, open the log), then the reactor.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod charset;
+pub mod cli;
 pub mod clock;
 pub mod codec;
 pub mod command;
+pub mod config;
+pub mod conn;
+pub mod console;
+pub mod disk;
 pub mod line;
 pub mod outq;
 pub mod ratelimit;
+pub mod reactor;
 pub mod room;
 pub mod schedule;
+pub mod serve;
+pub mod signals;
 pub mod telnet;
 pub mod text;
 pub mod timer;

@@ -1,0 +1,257 @@
+//! The command line: `suda serve ...`.
+//!
+//! clap turns the doc comments below into `--help`. Every limit is a flag
+//! with a default that suits a class on a small VM. Values are checked
+//! here, so a bad one (`--rate banana`) stops the program with one line
+//! before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use jiff::tz::TimeZone;
+
+use crate::charset::Encoding;
+use crate::ratelimit::RateSpec;
+
+/// suda (수다): a chat room for terminals. UTF-8 and CP949 side by side.
+#[derive(Debug, Parser)]
+#[command(name = "suda", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server.
+    Serve(Box<ServeArgs>),
+}
+
+/// `suda serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Use 0.0.0.0:9999 to accept people from other machines.
+    #[arg(long, default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
+    pub bind: String,
+
+    /// Room name, shown in the welcome line.
+    #[arg(long, default_value = "suda")]
+    pub room: String,
+
+    /// Participants at most; one more is told the room is full.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_clients: u32,
+
+    /// Connections still choosing a nickname, at most [default: --max-clients].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_joining: Option<u32>,
+
+    /// Time to choose a nickname before the connection is closed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub login_timeout: Duration,
+
+    /// Close participants silent this long ("off" never does).
+    #[arg(long, default_value = "off", value_parser = parse_optional_duration, value_name = "DURATION|off")]
+    pub idle_timeout: OptionalDuration,
+
+    /// Longest line in bytes; longer ones are refused with a message.
+    #[arg(long, default_value = "4096", value_parser = parse_line_size, value_name = "BYTES")]
+    pub max_line: usize,
+
+    /// Lines per participant ("5/s", "300/m"), or "off".
+    #[arg(long, default_value = "5/s", value_name = "N/s|off")]
+    pub rate: RateSpec,
+
+    /// Lines a participant may send at once before --rate applies.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: u32,
+
+    /// Output queued for one client before it is disconnected as too slow.
+    #[arg(long, default_value = "1MiB", value_parser = parse_buffer_size, value_name = "BYTES")]
+    pub max_outbuf: usize,
+
+    /// Start every line sent with [YYYY-MM-DD HH:MM].
+    #[arg(long)]
+    pub timestamps: bool,
+
+    /// The room's time zone (IANA name such as Asia/Seoul, or "local").
+    #[arg(long, default_value = "local", value_parser = parse_zone, value_name = "ZONE")]
+    pub timezone: TimeZone,
+
+    /// Encoding of a new connection until it shows it speaks the other.
+    #[arg(long, default_value = "utf-8", value_parser = parse_encoding, value_name = "utf-8|cp949")]
+    pub default_encoding: Encoding,
+
+    /// Join the room from this terminal as NICK, with admin rights (1:1 chat).
+    #[arg(long, value_name = "NICK")]
+    pub console: Option<String>,
+
+    /// Room log ("none" for no log).
+    #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
+    pub log_file: PathBuf,
+
+    /// Pending scheduled messages, kept across restarts ("none" to keep
+    /// them in memory only) [default: suda-state.json beside the log].
+    #[arg(long, value_name = "PATH|none")]
+    pub state_file: Option<PathBuf>,
+
+    /// Pending scheduled messages per participant.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_scheduled: u32,
+
+    /// How far ahead a message may be scheduled.
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_schedule_ahead: Duration,
+
+    /// Diagnostics on standard error: error, warn, info, debug
+    /// [default: info, or warn with --console].
+    #[arg(long, value_name = "LEVEL")]
+    pub verbosity: Option<log::LevelFilter>,
+}
+
+/// A humantime duration: `90s`, `10m`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("expected a duration such as 90s, 10m or 1h30m ({e})"))
+}
+
+/// A duration that may be `off` (`None`). A newtype, because clap reads
+/// an `Option` field as "the flag may be absent".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalDuration(pub Option<Duration>);
+
+/// A duration, or `off`.
+pub fn parse_optional_duration(text: &str) -> Result<OptionalDuration, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(OptionalDuration(None));
+    }
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("use \"off\" rather than zero".into());
+    }
+    Ok(OptionalDuration(Some(duration)))
+}
+
+/// A byte count: `4096`, `64KiB`, `1MiB` (K, KB and KiB all mean 1024).
+///
+/// ```
+/// use suda::cli::parse_size;
+/// assert_eq!(parse_size("4096"), Ok(4096));
+/// assert_eq!(parse_size("64KiB"), Ok(65536));
+/// assert_eq!(parse_size("1 MiB"), Ok(1 << 20));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let bad = || format!("expected a size in bytes such as 4096, 64KiB or 1MiB, not {text:?}");
+    let count: usize = digits.parse().map_err(|_| bad())?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    count.checked_mul(scale).ok_or_else(bad)
+}
+
+/// `--max-line`: long enough for a nickname and a command.
+fn parse_line_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 32 => Err("must be at least 32 bytes".into()),
+        size if size > 1 << 20 => Err("must be at most 1MiB".into()),
+        size => Ok(size),
+    }
+}
+
+/// `--max-outbuf`: room for a few lines at least.
+fn parse_buffer_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 1024 => Err("must be at least 1KiB".into()),
+        size => Ok(size),
+    }
+}
+
+fn parse_zone(text: &str) -> Result<TimeZone, String> {
+    if text.trim().eq_ignore_ascii_case("local") {
+        // Falls back to UTC (with a warning) where the system zone is unknown.
+        return Ok(TimeZone::system());
+    }
+    crate::clock::parse_zone(text.trim())
+}
+
+fn parse_encoding(text: &str) -> Result<Encoding, String> {
+    Encoding::parse(text).ok_or_else(|| "expected utf-8 or cp949".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, String> {
+        let mut argv = vec!["suda", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Serve(args),
+            }) => Ok(*args),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let args = serve(&[]).expect("defaults parse");
+        assert_eq!(args.bind, "127.0.0.1:9999");
+        assert_eq!(args.max_clients, 10);
+        assert_eq!(args.max_line, 4096);
+        assert_eq!(args.max_outbuf, 1 << 20);
+        assert_eq!(args.rate, RateSpec(Some(5.0)));
+        assert_eq!(args.burst, 20);
+        assert_eq!(args.login_timeout, Duration::from_secs(60));
+        assert_eq!(args.idle_timeout, OptionalDuration(None));
+        assert_eq!(args.default_encoding, Encoding::Utf8);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        for (flag, value) in [
+            ("--rate", "banana"),
+            ("--max-line", "10"),
+            ("--max-outbuf", "1x"),
+            ("--idle-timeout", "soon"),
+            ("--timezone", "Mars/Base"),
+            ("--max-clients", "0"),
+            ("--default-encoding", "latin1"),
+        ] {
+            let err = serve(&[flag, value]).expect_err(flag);
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        let args = serve(&[
+            "--max-line",
+            "100",
+            "--max-outbuf",
+            "64KiB",
+            "--idle-timeout",
+            "5m",
+        ])
+        .expect("parse");
+        assert_eq!(args.max_line, 100);
+        assert_eq!(args.max_outbuf, 65536);
+        assert_eq!(
+            args.idle_timeout,
+            OptionalDuration(Some(Duration::from_secs(300)))
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! The server's settings, checked and resolved from the command line.
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+
+use crate::charset::Encoding;
+use crate::cli::ServeArgs;
+use crate::ratelimit::Rate;
+use crate::room::RoomConfig;
+use crate::text::valid_nick;
+
+/// Name of the state file when `--state-file` is not given: it goes beside the log.
+pub const DEFAULT_STATE_FILE: &str = "suda-state.json";
+
+/// Everything `suda serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen, as given (resolved when binding).
+    pub bind: String,
+    /// The room's rules and limits.
+    pub room: RoomConfig,
+    /// Output bytes queued for one client before it counts as too slow.
+    pub max_outbuf: usize,
+    /// Encoding of a new connection.
+    pub default_encoding: Encoding,
+    /// The room's time zone.
+    pub timezone: TimeZone,
+    /// Whether lines carry `[YYYY-MM-DD HH:MM] `.
+    pub timestamps: bool,
+    /// The operator's nickname when the terminal takes part.
+    pub console: Option<String>,
+    /// The room log, if any.
+    pub log_file: Option<PathBuf>,
+    /// The state file for scheduled messages, if any.
+    pub state_file: Option<PathBuf>,
+}
+
+/// `none` (any case) turns a file off.
+fn optional_path(path: &Path) -> Option<PathBuf> {
+    (!path.as_os_str().eq_ignore_ascii_case("none")).then(|| path.to_path_buf())
+}
+
+impl Config {
+    /// Resolves the command line.
+    ///
+    /// # Errors
+    ///
+    /// A combination of flags that cannot work, in one line.
+    pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        if let Some(nick) = &args.console {
+            if !valid_nick(nick) {
+                return Err(format!(
+                    "invalid value {nick:?} for '--console <NICK>': use 1-16 letters, digits, _ or - (not \"Server\")"
+                ));
+            }
+        }
+        let log_file = optional_path(&args.log_file);
+        let state_file = match &args.state_file {
+            Some(path) => optional_path(path),
+            None => Some(match log_file.as_deref().and_then(Path::parent) {
+                Some(dir) => dir.join(DEFAULT_STATE_FILE),
+                None => PathBuf::from(DEFAULT_STATE_FILE),
+            }),
+        };
+        let max_clients = args.max_clients as usize;
+        Ok(Config {
+            bind: args.bind,
+            room: RoomConfig {
+                name: args.room,
+                max_clients,
+                max_joining: args.max_joining.map_or(max_clients, |n| n as usize),
+                login_timeout: args.login_timeout,
+                idle_timeout: args.idle_timeout.0,
+                rate: args.rate.0.map(|per_second| Rate {
+                    per_second,
+                    burst: args.burst,
+                }),
+                max_line: args.max_line,
+                max_scheduled: args.max_scheduled as usize,
+                max_schedule_ahead: args.max_schedule_ahead,
+            },
+            max_outbuf: args.max_outbuf,
+            default_encoding: args.default_encoding,
+            timezone: args.timezone,
+            timestamps: args.timestamps,
+            console: args.console,
+            log_file,
+            state_file,
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! One connection as the reactor holds it: socket, input state, output queue.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
+
+use crate::charset::Charset;
+use crate::codec::LineCodec;
+use crate::outq::{Flushed, OutQueue};
+
+/// The socket behind a connection.
+#[derive(Debug)]
+pub enum Stream {
+    /// A network client.
+    Tcp(TcpStream),
+    /// The operator's terminal (`--console`), through a socket pair.
+    Local(UnixStream),
+}
+
+impl Stream {
+    /// Closes our sending side: the peer reads what was queued, then EOF.
+    pub fn shutdown_write(&self) {
+        // The peer may already be gone; there is nothing to do about it.
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Local(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Local(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Local(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Local(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interests),
+            Stream::Local(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Stream::Local(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            Stream::Local(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Talking.
+    Open,
+    /// The room is done with it: write what is queued, close our side, and
+    /// read (discarding) until the peer closes too. Closing a socket with
+    /// unread input makes the kernel send a reset, which can destroy the
+    /// last lines (the kick notice, "Bye") before the client reads them.
+    Closing {
+        /// The peer has closed its side.
+        eof: bool,
+        /// Our side is closed (everything was written).
+        write_shut: bool,
+    },
+    /// Finished: deregistered and removed at the end of the turn, never
+    /// earlier, so that a later event of this turn cannot reach a new
+    /// connection that reused the slab key.
+    Dead,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Unique for the life of the server, unlike the slab key.
+    pub serial: u64,
+    /// The socket.
+    pub stream: Stream,
+    /// Remote address (`None` for the console), for diagnostics.
+    pub peer: Option<SocketAddr>,
+    /// Telnet and line state.
+    pub codec: LineCodec,
+    /// What the client speaks.
+    pub charset: Charset,
+    /// Output waiting for the socket.
+    pub outq: OutQueue,
+    /// Life cycle.
+    pub phase: Phase,
+    /// WRITABLE is registered (only while output is blocked).
+    pub writable: bool,
+    /// Listed for the end-of-turn flush.
+    pub dirty: bool,
+    /// Listed for another read next turn (its read budget ran out).
+    pub ready: bool,
+}
+
+impl Conn {
+    /// A new connection, open.
+    pub fn new(serial: u64, stream: Stream, peer: Option<SocketAddr>, charset: Charset) -> Conn {
+        Conn {
+            serial,
+            stream,
+            peer,
+            codec: LineCodec::default(),
+            charset,
+            outq: OutQueue::default(),
+            phase: Phase::Open,
+            writable: false,
+            dirty: false,
+            ready: false,
+        }
+    }
+
+    /// Whether the room still talks to it.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Whether it is finished.
+    pub fn is_dead(&self) -> bool {
+        self.phase == Phase::Dead
+    }
+
+    /// Writes queued output. When a closing connection has written
+    /// everything, shuts down its sending side (and it is finished if the
+    /// peer has closed too). Returns whether the socket is now blocked.
+    ///
+    /// # Errors
+    ///
+    /// The socket failed: the connection is lost.
+    pub fn flush(&mut self) -> io::Result<Flushed> {
+        let flushed = self.outq.flush(&mut self.stream)?;
+        if flushed == Flushed::All {
+            if let Phase::Closing {
+                eof,
+                write_shut: false,
+            } = self.phase
+            {
+                self.stream.shutdown_write();
+                self.phase = if eof {
+                    Phase::Dead
+                } else {
+                    Phase::Closing {
+                        eof,
+                        write_shut: true,
+                    }
+                };
+            }
+        }
+        Ok(flushed)
+    }
+
+    /// The peer closed its side: finish writing, then close.
+    pub fn peer_closed(&mut self) {
+        self.phase = match self.phase {
+            Phase::Closing {
+                write_shut: true, ..
+            }
+            | Phase::Dead => Phase::Dead,
+            Phase::Open | Phase::Closing { .. } => Phase::Closing {
+                eof: true,
+                write_shut: false,
+            },
+        };
+    }
+
+    /// The room is done with it: close once the queue is written.
+    pub fn close(&mut self) {
+        if self.phase == Phase::Open {
+            self.phase = Phase::Closing {
+                eof: false,
+                write_shut: false,
+            };
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `suda serve`: everything that must succeed before anyone can join, then
+//! the reactor.
+//!
+//! Startup problems (port in use, unreadable state file, unwritable log)
+//! are reported here in one line and end the program with a non-zero code:
+//! an operator should never find out from a confused user.
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+use anyhow::{anyhow, Context as _};
+use mio::net::TcpListener;
+
+use crate::clock::{Clock, Now};
+use crate::config::Config;
+use crate::disk::{self, Disk};
+use crate::reactor::{Parts, Reactor};
+use crate::room::Room;
+use crate::schedule::{SavedState, Schedules};
+use crate::{console, signals};
+
+/// File descriptors kept for everything that is not a client: listener,
+/// poller, log, state file, console, signals.
+const RESERVED_FDS: u64 = 32;
+
+/// Runs the server until it is told to stop.
+///
+/// # Errors
+///
+/// Anything that prevents the server from starting, in words for the operator.
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    raise_fd_limit(config.room.max_clients + config.room.max_joining);
+    let state = match &config.state_file {
+        Some(path) => disk::load_state(path)?,
+        None => SavedState::default(),
+    };
+    let listener = bind(&config.bind)?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let disk = Disk::start(
+        config.log_file.as_deref(),
+        config.state_file.as_deref(),
+        &state,
+    )?;
+    let pending = state.messages.len();
+    let room = Room::new(
+        config.room.clone(),
+        Clock::new(config.timezone.clone(), config.timestamps),
+        Schedules::restore(state),
+        Now::read(),
+    );
+    let signals = signals::install().context("cannot install signal handlers")?;
+    let console = match &config.console {
+        Some(nick) => {
+            let (threads, stream) = console::start().context("cannot start the console")?;
+            Some((threads, stream, nick.clone()))
+        }
+        None => None,
+    };
+    let reactor = Reactor::new(Parts {
+        listener,
+        signals,
+        console,
+        room,
+        disk,
+        max_line: config.room.max_line,
+        max_outbuf: config.max_outbuf,
+        default_encoding: config.default_encoding,
+    })?;
+    // Always printed (tests and scripts wait for it), whatever the log level.
+    eprintln!("suda: listening on {addr}");
+    if pending > 0 {
+        log::info!("{pending} scheduled messages restored");
+    }
+    reactor.run()
+}
+
+/// Binds the listening socket, with a message an operator can act on.
+fn bind(spec: &str) -> anyhow::Result<TcpListener> {
+    let addrs: Vec<_> = spec
+        .to_socket_addrs()
+        .with_context(|| format!("cannot listen on {spec}: not a HOST:PORT address"))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpListener::bind(*addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    let Some(e) = last else {
+        return Err(anyhow!("cannot listen on {spec}: the name has no address"));
+    };
+    let why = match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            "the port is already in use (is another server running there?)".to_string()
+        }
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_string()
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "that address does not belong to this machine".to_string()
+        }
+        _ => e.to_string(),
+    };
+    Err(anyhow!("cannot listen on {spec}: {why}"))
+}
+
+/// Lifts the soft limit on open files to the hard one, as Redis does: each
+/// client is a descriptor, and the usual soft limit (1024) is below what a
+/// busy room needs.
+fn raise_fd_limit(clients: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let wanted = clients as u64 + RESERVED_FDS;
+            if limit < wanted {
+                log::warn!(
+                    "open file limit is {limit}, below the {wanted} that --max-clients needs: raise it (ulimit -n, LimitNOFILE=)"
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
+    }
+}
