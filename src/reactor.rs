@@ -137,9 +137,18 @@ impl Outbox for Io {
         }
         conn.outq.push(line.bytes(conn.charset.encoding));
         if conn.outq.len() > self.max_outbuf {
-            self.kill(to);
-            self.overflow.push(to);
-            return;
+            // One busy turn can queue more than the limit for a client that
+            // reads perfectly well: write now, and only a client whose socket
+            // will not take it is too slow.
+            let still_over = match conn.flush() {
+                Ok(_) => conn.outq.len() > self.max_outbuf,
+                Err(_) => true,
+            };
+            if still_over {
+                self.kill(to);
+                self.overflow.push(to);
+                return;
+            }
         }
         self.mark_dirty(to);
     }

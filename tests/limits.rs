@@ -1,0 +1,123 @@
+//! Hostile and careless input: long lines, floods, slow readers, silence,
+//! terminal escapes. Each limit answers with a `[Server]:` line or a
+//! disconnect the others hear about, and the room keeps going.
+
+mod util;
+
+use std::thread;
+
+use util::Server;
+
+#[test]
+fn long_lines_are_refused_and_the_next_one_works() {
+    let server = Server::start(&["--max-line", "100"]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    let exactly = "x".repeat(100);
+    bob.send(&exactly);
+    alice.expect(&format!("Bob >> {exactly}"));
+    bob.send(&"y".repeat(5000));
+    bob.expect("[Server]: Message too long (max 100 bytes).");
+    bob.send("short again");
+    alice.expect("Bob >> short again");
+    assert_eq!(
+        alice.sync(),
+        Vec::<String>::new(),
+        "nothing of the long line"
+    );
+}
+
+#[test]
+fn flood_is_dropped_with_a_notice() {
+    // A burst of 5 and almost no refill: exactly 4 chat lines pass (the
+    // nickname took a token), whatever the machine's speed.
+    let server = Server::start(&["--rate", "1/h", "--burst", "5"]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    let flood: String = (0..10).map(|i| format!("spam {i}\n")).collect();
+    bob.send_raw(flood.as_bytes());
+    for i in 0..4 {
+        alice.expect(&format!("Bob >> spam {i}"));
+    }
+    bob.expect("[Server]: You are sending too fast; message dropped.");
+    // Still in the room: /exit is never rate limited.
+    bob.send("/exit");
+    bob.expect("[Server]: Bye, Bob!");
+    alice.expect("[Server]: Bob has left the chat.");
+}
+
+/// One participant never reads. The others still get every message; the
+/// sluggard is disconnected once its queue passes --max-outbuf.
+#[test]
+fn a_client_that_never_reads_does_not_slow_the_room() {
+    let server = Server::start(&["--max-outbuf", "64KiB", "--rate", "off"]);
+    let mut sender = server.join("Sender");
+    let mut reader = server.join("Reader");
+    let _sluggard = server.join("Sluggard");
+    sender.until("[Server]: Sluggard has joined the chat.");
+    reader.until("[Server]: Sluggard has joined the chat.");
+
+    const MESSAGES: usize = 40_000;
+    let body = "m".repeat(90);
+    let receiving = thread::spawn(move || {
+        let mut seen = 0;
+        let mut left = false;
+        while seen < MESSAGES {
+            let line = reader.line();
+            if line == "[Server]: Sluggard has left the chat." {
+                left = true;
+                continue;
+            }
+            assert_eq!(line, format!("Sender >> {seen} {}", "m".repeat(90)));
+            seen += 1;
+        }
+        (seen, left, reader)
+    });
+    let mut batch = String::new();
+    for i in 0..MESSAGES {
+        batch.push_str(&format!("{i} {body}\n"));
+        if batch.len() > 60_000 {
+            sender.send_raw(batch.as_bytes());
+            batch.clear();
+        }
+    }
+    sender.send_raw(batch.as_bytes());
+    let (seen, left, mut reader) = receiving.join().expect("reader thread");
+    assert_eq!(seen, MESSAGES);
+    if !left {
+        reader.expect("[Server]: Sluggard has left the chat.");
+    }
+}
+
+#[test]
+fn idle_participants_are_closed_and_the_room_is_told() {
+    let server = Server::start(&["--idle-timeout", "1s"]);
+    // Both stay silent; Bob joined first, so his silence ends first.
+    let mut bob = server.join("Bob");
+    let mut alice = server.join("Alice");
+    bob.expect("[Server]: Alice has joined the chat.");
+    bob.expect("[Server]: Disconnected after 1s of silence.");
+    assert!(bob.expect_closed().is_empty());
+    alice.expect("[Server]: Bob has left the chat.");
+    alice.expect("[Server]: Alice is now the admin.");
+    alice.expect("[Server]: Disconnected after 1s of silence.");
+    assert!(alice.expect_closed().is_empty());
+}
+
+#[test]
+fn terminal_escapes_never_reach_other_terminals() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut mallory = server.join("Mallory");
+    alice.expect("[Server]: Mallory has joined the chat.");
+    mallory.send_raw(b"\x1b[2J\x1b[31mred\x1b[0m \x1b]0;owned\x07title\x07 bell\tand tab\n");
+    alice.expect("Mallory >> red title bell\tand tab");
+    mallory.send_raw(b"\x1b[H\x1b[2J\n");
+    assert_eq!(
+        alice.sync(),
+        Vec::<String>::new(),
+        "a line of escapes is empty"
+    );
+}

@@ -1,0 +1,372 @@
+//! Helpers for the black-box tests: start the real `suda` binary on a free
+//! loopback port and talk to it over real sockets, the way nc does.
+//!
+//! Every wait has a deadline ([`READ_TIMEOUT`]); a test that would hang
+//! fails with what it was waiting for instead.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single wait may take before the test fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The binary under test.
+pub fn suda() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_suda"))
+}
+
+/// A running `suda serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Everything the server printed on standard error.
+    pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The folder with the log and state files.
+    pub dir: tempfile::TempDir,
+    /// Standard input and output, when started with `--console`.
+    pub stdin: Option<ChildStdin>,
+    pub stdout: Option<Lines<ChildStdout>>,
+}
+
+/// Flags every test server gets unless it sets them itself: a free port,
+/// files in a fresh folder, UTC, debug diagnostics.
+fn base_args(dir: &Path, given: &[&str]) -> Vec<String> {
+    let defaults = [
+        ("--bind", "127.0.0.1:0".to_string()),
+        ("--log-file", dir.join("chat.log").display().to_string()),
+        ("--state-file", dir.join("state.json").display().to_string()),
+        ("--timezone", "UTC".to_string()),
+        ("--verbosity", "debug".to_string()),
+    ];
+    let mut args = vec!["serve".to_string()];
+    for (flag, value) in defaults {
+        if !given.contains(&flag) {
+            args.push(flag.to_string());
+            args.push(value);
+        }
+    }
+    args
+}
+
+impl Server {
+    /// Starts a server with extra flags.
+    pub fn start(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Server::start_in(dir, args)
+    }
+
+    /// Starts a server whose files live in `dir` (to restart on the same state).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        let mut command = suda();
+        command
+            .args(base_args(dir.path(), args))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start suda");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                // Drained all the time, so the server never blocks on it.
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(addr) = line.strip_prefix("suda: listening on ") {
+                        let _ = tx.send(addr.to_string());
+                    }
+                    lines.lock().expect("lock").push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(READ_TIMEOUT) {
+            Ok(addr) => addr.parse().expect("listening address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {:?}", lines.lock().expect("lock"));
+            }
+        };
+        let console = args.contains(&"--console");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().map(Lines::new);
+        Server {
+            child,
+            addr,
+            stderr: lines,
+            dir,
+            stdin: if console { stdin } else { None },
+            stdout: if console { stdout } else { None },
+        }
+    }
+
+    /// Opens a connection (nothing read yet).
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Connects, reads the welcome, joins as `nick` and reads the greeting.
+    pub fn join(&self, nick: &str) -> Client {
+        let mut client = self.connect();
+        client.expect_prefix("[Server]: Welcome to ");
+        client.expect("[Server]: Enter your nickname:");
+        client.send(nick);
+        client.expect(&format!(
+            "[Server]: Welcome, {nick}! Type /help for commands."
+        ));
+        client
+    }
+
+    /// Sends a signal to the server.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the server to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Path of a file in the server's folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The process id, for /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Hands the folder over (the process is killed) for a restart.
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(unused_imports)]
+pub use libc::{SIGINT, SIGTERM};
+
+/// Line reading with a deadline over any reader.
+pub struct Lines<R> {
+    rx: Receiver<Option<Vec<u8>>>,
+    _marker: std::marker::PhantomData<R>,
+}
+
+impl<R: Read + Send + 'static> Lines<R> {
+    /// Reads `reader` on a thread, line by line.
+    pub fn new(reader: R) -> Lines<R> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(reader);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                    Ok(_) => {
+                        if tx.send(Some(line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Lines {
+            rx,
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    /// The next line (without its newline), or `None` at end of input.
+    pub fn next_line(&mut self) -> Option<String> {
+        match self.rx.recv_timeout(READ_TIMEOUT) {
+            Ok(Some(line)) => Some(
+                String::from_utf8_lossy(&line)
+                    .trim_end_matches('\n')
+                    .to_string(),
+            ),
+            Ok(None) => None,
+            Err(_) => panic!("no line within {READ_TIMEOUT:?}"),
+        }
+    }
+
+    /// Reads until a line equal to `wanted`; returns the lines before it.
+    pub fn until(&mut self, wanted: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        loop {
+            match self.next_line() {
+                Some(line) if line == wanted => return before,
+                Some(line) => before.push(line),
+                None => panic!("end of output before {wanted:?}; got {before:?}"),
+            }
+        }
+    }
+}
+
+/// A chat client over a real socket.
+pub struct Client {
+    stream: TcpStream,
+    /// Bytes received and not yet returned as lines.
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, READ_TIMEOUT).expect("connect");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        stream
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends `text` and a newline.
+    pub fn send(&mut self, text: &str) {
+        self.send_raw(format!("{text}\n").as_bytes());
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Closes the sending side (what nc does at end of input).
+    pub fn shutdown_write(&mut self) {
+        self.stream.shutdown(Shutdown::Write).expect("shutdown");
+    }
+
+    /// The next line as raw bytes (without `\n`), or `None` at EOF.
+    pub fn line_bytes(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(at) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buf.drain(..=at).collect();
+                line.pop();
+                return Some(line);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    assert!(
+                        self.buf.is_empty(),
+                        "EOF after a partial line {:?}",
+                        self.buf
+                    );
+                    return None;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!(
+                    "no line within {READ_TIMEOUT:?} ({e}); partial: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
+    }
+
+    /// The next line, decoded as UTF-8.
+    pub fn line(&mut self) -> String {
+        let bytes = self.line_bytes().expect("a line, not EOF");
+        String::from_utf8(bytes.clone()).unwrap_or_else(|_| panic!("not UTF-8: {bytes:?}"))
+    }
+
+    /// The next line must be exactly `wanted`.
+    pub fn expect(&mut self, wanted: &str) {
+        assert_eq!(self.line(), wanted);
+    }
+
+    /// The next line must start with `prefix`; returns it.
+    pub fn expect_prefix(&mut self, prefix: &str) -> String {
+        let line = self.line();
+        assert!(
+            line.starts_with(prefix),
+            "{line:?} does not start with {prefix:?}"
+        );
+        line
+    }
+
+    /// Reads until a line equal to `wanted`; returns the lines before it.
+    pub fn until(&mut self, wanted: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        loop {
+            match self.line_bytes() {
+                Some(line) if line == wanted.as_bytes() => return before,
+                Some(line) => before.push(String::from_utf8_lossy(&line).into_owned()),
+                None => panic!("EOF before {wanted:?}; got {before:?}"),
+            }
+        }
+    }
+
+    /// Reads until a line starting with `prefix`; returns that line.
+    pub fn until_prefix(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// Asks for `/users` and returns every line that arrived before the
+    /// answer: proof of what did (and did not) arrive up to now.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.send("/users");
+        let mut before = Vec::new();
+        loop {
+            let line = self.line();
+            if line.starts_with("[Server]: Users online (") {
+                return before;
+            }
+            before.push(line);
+        }
+    }
+
+    /// The server must close the connection: remaining lines are returned.
+    pub fn expect_closed(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Some(line) = self.line_bytes() {
+            rest.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        rest
+    }
+
+    /// The socket, for tests that need more.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
