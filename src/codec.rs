@@ -159,6 +159,11 @@ impl LineCodec {
         self.discarding = false;
     }
 
+    /// Whether the peer speaks telnet (and so wants CR LF line ends).
+    pub fn speaks_telnet(&self) -> bool {
+        self.telnet.speaks_telnet()
+    }
+
     /// Bytes held for an unfinished line.
     pub fn pending(&self) -> usize {
         self.partial.len()

@@ -127,6 +127,8 @@ pub struct Conn {
     pub codec: LineCodec,
     /// What the client speaks.
     pub charset: Charset,
+    /// Send CR LF line ends: the client spoke telnet.
+    pub crlf: bool,
     /// Output waiting for the socket.
     pub outq: OutQueue,
     /// Life cycle.
@@ -148,6 +150,7 @@ impl Conn {
             peer,
             codec: LineCodec::default(),
             charset,
+            crlf: false,
             outq: OutQueue::default(),
             phase: Phase::Open,
             writable: false,

@@ -135,7 +135,7 @@ impl Outbox for Io {
         if conn.is_dead() {
             return;
         }
-        conn.outq.push(line.bytes(conn.charset.encoding));
+        conn.outq.push(line.bytes(conn.charset.encoding, conn.crlf));
         if conn.outq.len() > self.max_outbuf {
             // One busy turn can queue more than the limit for a client that
             // reads perfectly well: write now, and only a client whose socket

@@ -58,9 +58,17 @@ enum State {
 pub struct TelnetFilter {
     /// Position inside a command that may continue in the next read.
     state: State,
+    /// The peer has sent a telnet command: it is a telnet client, and
+    /// expects CR LF line ends (RFC 854's network virtual terminal).
+    speaks_telnet: bool,
 }
 
 impl TelnetFilter {
+    /// Whether the peer has sent telnet commands (IAC sequences).
+    pub fn speaks_telnet(&self) -> bool {
+        self.speaks_telnet
+    }
+
     /// Appends the data bytes of `input` to `data` and any negotiation
     /// answers to `reply`.
     pub fn filter(&mut self, input: &[u8], data: &mut Vec<u8>, reply: &mut Vec<u8>) {
@@ -70,6 +78,9 @@ impl TelnetFilter {
             return;
         }
         for &byte in input {
+            if self.state == State::Iac && byte != IAC {
+                self.speaks_telnet = true;
+            }
             self.state = match (self.state, byte) {
                 (State::Data, IAC) => State::Iac,
                 (State::Data, b) => {
@@ -147,5 +158,15 @@ mod tests {
     fn plain_text_passes_untouched() {
         let text = "안녕 hello\n".as_bytes();
         assert_eq!(run(&[text]).0, text);
+    }
+
+    #[test]
+    fn a_command_marks_a_telnet_client_but_a_literal_ff_does_not() {
+        let mut filter = TelnetFilter::default();
+        let (mut data, mut reply) = (Vec::new(), Vec::new());
+        filter.filter(b"a\xff\xffb", &mut data, &mut reply);
+        assert!(!filter.speaks_telnet());
+        filter.filter(b"\xff\xf1", &mut data, &mut reply);
+        assert!(filter.speaks_telnet());
     }
 }
