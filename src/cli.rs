@@ -37,6 +37,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
     pub bind: String,
 
+    /// Connections the kernel may hold waiting to be accepted (when many
+    /// join at once); capped by net.core.somaxconn.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub listen_backlog: u32,
+
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,

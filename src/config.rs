@@ -18,6 +18,8 @@ pub const DEFAULT_STATE_FILE: &str = "suda-state.json";
 pub struct Config {
     /// Where to listen, as given (resolved when binding).
     pub bind: String,
+    /// Connections waiting to be accepted, at most.
+    pub listen_backlog: u32,
     /// The room's rules and limits.
     pub room: RoomConfig,
     /// Output bytes queued for one client before it counts as too slow.
@@ -66,6 +68,7 @@ impl Config {
         let max_clients = args.max_clients as usize;
         Ok(Config {
             bind: args.bind,
+            listen_backlog: args.listen_backlog,
             room: RoomConfig {
                 name: args.room,
                 max_clients,

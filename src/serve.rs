@@ -6,10 +6,11 @@
 //! an operator should never find out from a confused user.
 
 use std::io;
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, Context as _};
 use mio::net::TcpListener;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
@@ -29,12 +30,12 @@ const RESERVED_FDS: u64 = 32;
 ///
 /// Anything that prevents the server from starting, in words for the operator.
 pub fn serve(config: Config) -> anyhow::Result<()> {
-    raise_fd_limit(config.room.max_clients + config.room.max_joining);
+    raise_fd_limit(config.room.max_clients);
     let state = match &config.state_file {
         Some(path) => disk::load_state(path)?,
         None => SavedState::default(),
     };
-    let listener = bind(&config.bind)?;
+    let listener = bind(&config.bind, config.listen_backlog)?;
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
@@ -77,14 +78,14 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Binds the listening socket, with a message an operator can act on.
-fn bind(spec: &str) -> anyhow::Result<TcpListener> {
+fn bind(spec: &str, backlog: u32) -> anyhow::Result<TcpListener> {
     let addrs: Vec<_> = spec
         .to_socket_addrs()
         .with_context(|| format!("cannot listen on {spec}: not a HOST:PORT address"))?
         .collect();
     let mut last = None;
     for addr in &addrs {
-        match TcpListener::bind(*addr) {
+        match listen(*addr, backlog) {
             Ok(listener) => return Ok(listener),
             Err(e) => last = Some(e),
         }
@@ -105,6 +106,18 @@ fn bind(spec: &str) -> anyhow::Result<TcpListener> {
         _ => e.to_string(),
     };
     Err(anyhow!("cannot listen on {spec}: {why}"))
+}
+
+/// A non-blocking listening socket with room for `backlog` connections
+/// waiting to be accepted (the kernel caps it at `net.core.somaxconn`).
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // A restarted server can bind at once, without waiting out TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Lifts the soft limit on open files to the hard one, as Redis does: each
