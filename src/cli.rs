@@ -111,11 +111,60 @@ pub struct ServeArgs {
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub max_schedule_ahead: Duration,
 
+    /// Base URL of an OpenAI-compatible API for /search; the server POSTs to
+    /// URL/chat/completions (e.g. https://api.openai.com/v1,
+    /// http://127.0.0.1:8080/v1 for llama.cpp, http://127.0.0.1:11434/v1 for
+    /// Ollama). Without it /search is off. The key comes from the environment
+    /// variable OPENAI_API_KEY or --search-key-file, never from the command line.
+    #[arg(long, value_name = "URL")]
+    pub search_url: Option<String>,
+
+    /// Model name sent with each /search.
+    #[arg(long, default_value = "gpt-4o-mini", value_name = "NAME")]
+    pub search_model: String,
+
+    /// How long a /search may take before it fails.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub search_timeout: Duration,
+
+    /// File holding the API key (instead of OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub search_key_file: Option<PathBuf>,
+
+    /// Characters of an answer shown at most; longer ones end with "(answer cut)".
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub search_max_chars: u32,
+
+    /// Searches per participant ("1/10s" is one every ten seconds), or "off".
+    #[arg(long, default_value = "1/10s", value_name = "N/DURATION|off")]
+    pub search_rate: RateSpec,
+
+    /// Searches waiting for the model at once, for the whole room.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub search_max_in_flight: u32,
+
+    /// Threads making requests to the model.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub search_workers: u32,
+
+    /// How long an answer is reused for the same question ("off" to ask every time).
+    #[arg(long, default_value = "10m", value_parser = parse_optional_duration, value_name = "DURATION|off")]
+    pub search_cache_ttl: OptionalDuration,
+
+    /// System prompt sent with every question.
+    #[arg(long, default_value = DEFAULT_SEARCH_SYSTEM, value_name = "TEXT")]
+    pub search_system: String,
+
     /// Diagnostics on standard error: error, warn, info, debug
     /// [default: info, or warn with --console].
     #[arg(long, value_name = "LEVEL")]
     pub verbosity: Option<log::LevelFilter>,
 }
+
+/// What the model is told about its job, unless `--search-system` says otherwise.
+pub const DEFAULT_SEARCH_SYSTEM: &str = "You answer questions asked in a group chat. \
+Answer briefly (at most a few sentences), in plain text without Markdown, \
+in the language of the question.";
 
 /// A humantime duration: `90s`, `10m`, `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

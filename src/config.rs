@@ -7,7 +7,8 @@ use jiff::tz::TimeZone;
 use crate::charset::Encoding;
 use crate::cli::ServeArgs;
 use crate::ratelimit::Rate;
-use crate::room::RoomConfig;
+use crate::room::{RoomConfig, SearchRules};
+use crate::search::Endpoint;
 use crate::text::valid_nick;
 
 /// Name of the state file when `--state-file` is not given: it goes beside the log.
@@ -36,7 +37,23 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// The state file for scheduled messages, if any.
     pub state_file: Option<PathBuf>,
+    /// `/search`: where the model is and how many threads ask it.
+    pub search: Option<SearchSetup>,
 }
+
+/// How `/search` reaches its model.
+#[derive(Debug, Clone)]
+pub struct SearchSetup {
+    /// URL, model, timeout, key, system prompt.
+    pub endpoint: Endpoint,
+    /// Worker threads.
+    pub workers: usize,
+    /// Where the key is to be read from at startup, if not from the environment.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The environment variable holding the `/search` API key.
+pub const API_KEY_VAR: &str = "OPENAI_API_KEY";
 
 /// `none` (any case) turns a file off.
 fn optional_path(path: &Path) -> Option<PathBuf> {
@@ -66,6 +83,39 @@ impl Config {
             }),
         };
         let max_clients = args.max_clients as usize;
+        let search_rules = args.search_url.as_ref().map(|_| SearchRules {
+            // "off" means no per-person limit; the room-wide cap still holds.
+            rate: Rate {
+                per_second: args.search_rate.0.unwrap_or(1e9),
+                burst: 1,
+            },
+            max_in_flight: args.search_max_in_flight as usize,
+            cache_ttl: args.search_cache_ttl.0,
+            max_chars: args.search_max_chars as usize,
+        });
+        let search = match args.search_url {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!(
+                        "invalid value {url:?} for '--search-url <URL>': use an http:// or https:// URL"
+                    ));
+                }
+                Some(SearchSetup {
+                    endpoint: Endpoint {
+                        url,
+                        model: args.search_model,
+                        timeout: args.search_timeout,
+                        key: std::env::var(API_KEY_VAR)
+                            .ok()
+                            .filter(|k| !k.trim().is_empty()),
+                        system: args.search_system,
+                    },
+                    workers: args.search_workers as usize,
+                    key_file: args.search_key_file,
+                })
+            }
+            None => None,
+        };
         Ok(Config {
             bind: args.bind,
             listen_backlog: args.listen_backlog,
@@ -82,6 +132,7 @@ impl Config {
                 max_line: args.max_line,
                 max_scheduled: args.max_scheduled as usize,
                 max_schedule_ahead: args.max_schedule_ahead,
+                search: search_rules,
             },
             max_outbuf: args.max_outbuf,
             default_encoding: args.default_encoding,
@@ -90,6 +141,7 @@ impl Config {
             console: args.console,
             log_file,
             state_file,
+            search,
         })
     }
 }

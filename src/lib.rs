@@ -20,6 +20,7 @@
 //! - [`ratelimit`], [`text`], [`clock`]: flood control, what text may be
 //!   relayed, the room's time zone.
 //! - [`disk`]: the room log and the state file, written off the reactor thread.
+//! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //! - [`serve`]: startup (bind, load state, open the log), then the reactor.
@@ -43,6 +44,7 @@ pub mod ratelimit;
 pub mod reactor;
 pub mod room;
 pub mod schedule;
+pub mod search;
 pub mod serve;
 pub mod signals;
 pub mod telnet;

@@ -25,6 +25,7 @@ impl FromStr for RateSpec {
     /// use suda::ratelimit::RateSpec;
     /// assert_eq!("5/s".parse::<RateSpec>(), Ok(RateSpec(Some(5.0))));
     /// assert_eq!("120/m".parse::<RateSpec>(), Ok(RateSpec(Some(2.0))));
+    /// assert_eq!("1/10s".parse::<RateSpec>(), Ok(RateSpec(Some(0.1))));
     /// assert_eq!("off".parse::<RateSpec>(), Ok(RateSpec(None)));
     /// assert!("banana".parse::<RateSpec>().is_err());
     /// ```
@@ -33,14 +34,18 @@ impl FromStr for RateSpec {
         if text.eq_ignore_ascii_case("off") {
             return Ok(RateSpec(None));
         }
-        let bad = || format!("expected a rate like 5/s, 300/m or off, not {text:?}");
+        let bad = || format!("expected a rate like 5/s, 300/m, 1/10s or off, not {text:?}");
         let (count, unit) = text.split_once('/').ok_or_else(bad)?;
         let count: f64 = count.trim().parse().map_err(|_| bad())?;
         let seconds = match unit.trim() {
             "s" | "sec" | "second" => 1.0,
             "m" | "min" | "minute" => 60.0,
             "h" | "hour" => 3600.0,
-            _ => return Err(bad()),
+            // "1/10s": one per ten seconds.
+            other => match humantime::parse_duration(other) {
+                Ok(d) if !d.is_zero() => d.as_secs_f64(),
+                _ => return Err(bad()),
+            },
         };
         if !(count.is_finite() && count > 0.0) {
             return Err(bad());

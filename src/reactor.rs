@@ -37,11 +37,12 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::charset::{Charset, Encoding};
@@ -53,11 +54,14 @@ use crate::disk::Disk;
 use crate::line::Line;
 use crate::outq::Flushed;
 use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange};
+use crate::search::{Endpoint, Question, Searcher};
 
 /// The listening socket's token (slab keys never get this high).
 const LISTENER: Token = Token(usize::MAX);
 /// The signal self-pipe's token.
 const SIGNALS: Token = Token(usize::MAX - 1);
+/// The waker's token: a `/search` answer is waiting.
+const WAKER: Token = Token(usize::MAX - 2);
 
 /// Size of the read buffer shared by every connection.
 const READ_CHUNK: usize = 64 * 1024;
@@ -95,6 +99,8 @@ struct Io {
     closing: VecDeque<(Instant, usize, u64)>,
     /// The room log and the state file.
     disk: Disk,
+    /// The `/search` worker pool, if a model is configured.
+    searcher: Option<Searcher>,
     /// `--max-outbuf`.
     max_outbuf: usize,
     /// The time of this turn.
@@ -184,6 +190,18 @@ impl Outbox for Io {
     fn persist(&mut self, change: StateChange) {
         self.disk.persist(change);
     }
+
+    fn search(&mut self, id: u64, question: &str) -> bool {
+        let Some(searcher) = &self.searcher else {
+            return false;
+        };
+        searcher
+            .submit(Question {
+                id,
+                text: question.to_string(),
+            })
+            .is_ok()
+    }
 }
 
 /// What the reactor is started with; see [`crate::serve`].
@@ -205,6 +223,8 @@ pub struct Parts {
     pub max_outbuf: usize,
     /// `--default-encoding`.
     pub default_encoding: Encoding,
+    /// `/search`: the model and the number of worker threads.
+    pub search: Option<(Endpoint, usize)>,
 }
 
 /// The event loop and everything it owns.
@@ -280,6 +300,7 @@ impl Reactor {
             max_line,
             max_outbuf,
             default_encoding,
+            search,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -288,6 +309,25 @@ impl Reactor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch for signals")?;
+        let searcher = match search {
+            Some((endpoint, workers)) => {
+                // One waker per poller; the workers share it.
+                let waker = Arc::new(
+                    Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
+                );
+                let queue = room.search_capacity();
+                let wake = move || {
+                    if let Err(e) = waker.wake() {
+                        log::error!("cannot wake the reactor: {e}");
+                    }
+                };
+                Some(
+                    Searcher::start(endpoint, workers, queue, wake)
+                        .context("cannot start the /search workers")?,
+                )
+            }
+            None => None,
+        };
         let now = Instant::now();
         let mut reactor = Reactor {
             poll,
@@ -306,6 +346,7 @@ impl Reactor {
                 dead: Vec::new(),
                 closing: VecDeque::new(),
                 disk,
+                searcher,
                 max_outbuf,
                 now,
             },
@@ -380,6 +421,7 @@ impl Reactor {
                 match token {
                     LISTENER => self.accept_pending = true,
                     SIGNALS => self.on_signal(now),
+                    WAKER => self.take_answers(now),
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -733,6 +775,19 @@ impl Reactor {
                 log::info!("the console left");
                 self.begin_shutdown(now);
             }
+        }
+    }
+
+    /// Hands the model's answers that have arrived to the room.
+    fn take_answers(&mut self, now: Now) {
+        let Some(searcher) = &self.io.searcher else {
+            return;
+        };
+        let answers: Vec<_> = std::iter::from_fn(|| searcher.try_answer()).collect();
+        for answer in answers {
+            self.room
+                .search_answer(answer.id, answer.result, now, &mut self.io);
+            self.settle(now);
         }
     }
 

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::charset::Encoding;
@@ -47,7 +48,25 @@ pub struct RoomConfig {
     pub max_scheduled: usize,
     /// How far ahead a message may be scheduled (`--max-schedule-ahead`).
     pub max_schedule_ahead: Duration,
+    /// `/search`, if a model is configured.
+    pub search: Option<SearchRules>,
 }
+
+/// The room's rules for `/search` (the HTTP side is [`crate::search`]).
+#[derive(Debug, Clone)]
+pub struct SearchRules {
+    /// Searches per participant (`--search-rate`), burst of one.
+    pub rate: Rate,
+    /// Searches waiting for the model at once, room-wide (`--search-max-in-flight`).
+    pub max_in_flight: usize,
+    /// How long an answer is reused for the same question (`--search-cache-ttl`).
+    pub cache_ttl: Option<Duration>,
+    /// Characters of an answer shown at most (`--search-max-chars`).
+    pub max_chars: usize,
+}
+
+/// Answers kept in the cache at most, whatever their age.
+const SEARCH_CACHE_ENTRIES: usize = 256;
 
 impl Default for RoomConfig {
     fn default() -> Self {
@@ -64,6 +83,7 @@ impl Default for RoomConfig {
             max_line: 4096,
             max_scheduled: 20,
             max_schedule_ahead: Duration::from_secs(7 * 24 * 3600),
+            search: None,
         }
     }
 }
@@ -85,6 +105,10 @@ pub trait Outbox {
     fn log(&mut self, line: String);
     /// A scheduled message was added or removed: the state file must follow.
     fn persist(&mut self, change: StateChange);
+    /// Asks the model `question`; the answer comes back later through
+    /// [`Room::search_answer`] with the same `id`. Returns `false` if the
+    /// question cannot be queued.
+    fn search(&mut self, id: u64, question: &str) -> bool;
 }
 
 /// A change to the pending scheduled messages, for the state file.
@@ -150,6 +174,8 @@ struct Member {
     bucket: TokenBucket,
     /// Told "too fast" since its last accepted line: say it once per burst.
     throttled: bool,
+    /// `/search` allowance.
+    search_bucket: TokenBucket,
     /// Last line received, for `--idle-timeout`.
     heard: Instant,
     /// Where it connects from (`None` for the console), for the log.
@@ -182,6 +208,24 @@ pub struct Room {
     /// Restored messages whose time passed while the server was down: they
     /// go out as soon as someone is there to read them.
     overdue: Vec<u64>,
+    /// Questions waiting for the model, by id.
+    searches: HashMap<u64, PendingSearch>,
+    /// The id of the question in flight, by [`cache_key`]: the same
+    /// question asked again meanwhile waits for the same answer.
+    in_flight: HashMap<String, u64>,
+    /// Recent answers by [`cache_key`]: when they came and their lines.
+    answers: HashMap<String, (Instant, Rc<[String]>)>,
+    /// The next question id.
+    next_search: u64,
+}
+
+/// A question waiting for the model.
+#[derive(Debug)]
+struct PendingSearch {
+    /// Its [`cache_key`].
+    key: String,
+    /// Who asked (key, serial): told if it fails.
+    askers: Vec<(ConnKey, u64)>,
 }
 
 impl Room {
@@ -200,6 +244,10 @@ impl Room {
             timers: TimerWheel::new(now.mono),
             schedules,
             overdue: Vec::new(),
+            searches: HashMap::new(),
+            in_flight: HashMap::new(),
+            answers: HashMap::new(),
+            next_search: 1,
         };
         let restored: Vec<(u64, jiff::Timestamp)> =
             room.schedules.iter().map(|m| (m.id, m.due)).collect();
@@ -220,6 +268,14 @@ impl Room {
     /// Pending scheduled messages.
     pub fn schedules(&self) -> &Schedules {
         &self.schedules
+    }
+
+    /// Questions that may wait for the model at once (sizes the workers' queue).
+    pub fn search_capacity(&self) -> usize {
+        self.cfg
+            .search
+            .as_ref()
+            .map_or(0, |rules| rules.max_in_flight)
     }
 
     /// The earliest moment [`Room::tick`] has something to do.
@@ -265,6 +321,7 @@ impl Room {
                 seq: 0,
                 bucket: self.bucket(now),
                 throttled: false,
+                search_bucket: self.search_bucket(now),
                 heard: now.mono,
                 origin,
             },
@@ -308,6 +365,7 @@ impl Room {
                 seq: 0,
                 bucket: self.bucket(now),
                 throttled: false,
+                search_bucket: self.search_bucket(now),
                 heard: now.mono,
                 origin: None,
             },
@@ -494,14 +552,7 @@ impl Room {
             Command::Schedules => self.list_schedules(key, now, out),
             Command::Unschedule(id) => self.unschedule(key, id, now, out),
             Command::Kick(nick) => self.kick(key, nick, now, out),
-            Command::Search(_) => {
-                self.tell(
-                    key,
-                    now,
-                    out,
-                    format_args!("/search is not enabled on this server."),
-                );
-            }
+            Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
             Command::Exit => {
                 let nick = self.nick(key).unwrap_or_default().to_string();
@@ -770,6 +821,164 @@ impl Room {
         self.log(now, out, format_args!("kick {nick} by {admin}"));
     }
 
+    fn search(&mut self, key: ConnKey, question: &str, now: Now, out: &mut dyn Outbox) {
+        let Some(rules) = self.cfg.search.clone() else {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("/search is not enabled on this server."),
+            );
+            return;
+        };
+        let Some(member) = self.member_mut(key) else {
+            return;
+        };
+        if !member.search_bucket.try_take(rules.rate, now.mono) {
+            let wait = member
+                .search_bucket
+                .wait(rules.rate)
+                .as_secs_f64()
+                .ceil()
+                .max(1.0);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You can search again in {wait}s."),
+            );
+            return;
+        }
+        let uid = member.uid;
+        let nick = self.nick(key).unwrap_or_default().to_string();
+        let cache_key = cache_key(question);
+        if let Some(lines) = self.cached_answer(&cache_key, rules.cache_ttl, now) {
+            let line = self.line(now, format_args!("[Search by {nick}] {question}"));
+            self.broadcast(None, &line, out);
+            self.share_answer(&lines, now, out);
+            self.log(
+                now,
+                out,
+                format_args!("search by {nick} (cached): {question}"),
+            );
+            return;
+        }
+        if let Some(pending) = self
+            .in_flight
+            .get(&cache_key)
+            .and_then(|id| self.searches.get_mut(id))
+        {
+            pending.askers.push((key, uid));
+        } else {
+            if self.searches.len() >= rules.max_in_flight {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Too many searches are in progress. Try again in a moment."),
+                );
+                return;
+            }
+            let id = self.next_search;
+            if !out.search(id, question) {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Too many searches are in progress. Try again in a moment."),
+                );
+                return;
+            }
+            self.next_search += 1;
+            self.in_flight.insert(cache_key.clone(), id);
+            self.searches.insert(
+                id,
+                PendingSearch {
+                    key: cache_key,
+                    askers: vec![(key, uid)],
+                },
+            );
+        }
+        let line = self.line(now, format_args!("[Search by {nick}] {question}"));
+        self.broadcast(None, &line, out);
+        self.log(now, out, format_args!("search by {nick}: {question}"));
+    }
+
+    /// The model answered question `id` (or failed to): share the answer
+    /// with the room, or tell whoever asked why there is none. The askers
+    /// may have left; the room still gets the answer.
+    pub fn search_answer(
+        &mut self,
+        id: u64,
+        result: Result<String, String>,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        let Some(pending) = self.searches.remove(&id) else {
+            return;
+        };
+        self.in_flight.remove(&pending.key);
+        let Some(rules) = self.cfg.search.clone() else {
+            return;
+        };
+        match result {
+            Ok(text) => {
+                let lines = answer_lines(&text, rules.max_chars);
+                self.share_answer(&lines, now, out);
+                if rules.cache_ttl.is_some() {
+                    self.remember_answer(pending.key, lines, now);
+                }
+                self.log(now, out, format_args!("search #{id} answered"));
+            }
+            Err(reason) => {
+                for (key, uid) in pending.askers {
+                    if self.is(key, uid) {
+                        self.tell(key, now, out, format_args!("Search failed: {reason}"));
+                    }
+                }
+                self.log(now, out, format_args!("search #{id} failed: {reason}"));
+            }
+        }
+    }
+
+    fn share_answer(&mut self, lines: &[String], now: Now, out: &mut dyn Outbox) {
+        for text in lines {
+            let line = self.line(now, format_args!("[AI] {text}"));
+            self.broadcast(None, &line, out);
+        }
+    }
+
+    /// A fresh enough answer to the same question.
+    fn cached_answer(
+        &mut self,
+        key: &str,
+        ttl: Option<Duration>,
+        now: Now,
+    ) -> Option<Rc<[String]>> {
+        let ttl = ttl?;
+        let (at, lines) = self.answers.get(key)?;
+        if now.mono.saturating_duration_since(*at) < ttl {
+            return Some(Rc::clone(lines));
+        }
+        self.answers.remove(key);
+        None
+    }
+
+    fn remember_answer(&mut self, key: String, lines: Vec<String>, now: Now) {
+        if self.answers.len() >= SEARCH_CACHE_ENTRIES {
+            // Make room: the oldest answer goes (a small map, a rare event).
+            if let Some(oldest) = self
+                .answers
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                self.answers.remove(&oldest);
+            }
+        }
+        self.answers.insert(key, (now.mono, Rc::from(lines)));
+    }
+
     fn set_encoding(&mut self, key: ConnKey, name: &str, now: Now, out: &mut dyn Outbox) {
         match Encoding::parse(name) {
             Some(encoding) => {
@@ -871,6 +1080,17 @@ impl Room {
     }
 
     // ----- helpers -----
+
+    fn search_bucket(&self, now: Now) -> TokenBucket {
+        let rate = self.cfg.search.as_ref().map_or(
+            Rate {
+                per_second: 1.0,
+                burst: 1,
+            },
+            |rules| rules.rate,
+        );
+        TokenBucket::new(rate, now.mono)
+    }
 
     fn bucket(&self, now: Now) -> TokenBucket {
         TokenBucket::new(
@@ -1001,6 +1221,47 @@ impl Room {
             out.log(format!("{} {event}", self.clock.rfc3339(now.wall)));
         }
     }
+}
+
+/// The form of a question used to recognise it again: case and spacing do
+/// not make a new question.
+fn cache_key(question: &str) -> String {
+    question
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The lines of an answer as the room sees them: terminal controls removed,
+/// blank lines dropped, at most `max_chars` characters, and a last line
+/// saying so if it was cut.
+fn answer_lines(text: &str, max_chars: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut left = max_chars;
+    let mut cut = false;
+    for raw in text.lines() {
+        let clean = sanitize(raw);
+        let line = clean.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let count = line.chars().count();
+        if count > left {
+            let part: String = line.chars().take(left).collect();
+            if !part.is_empty() {
+                lines.push(part);
+            }
+            cut = true;
+            break;
+        }
+        left -= count;
+        lines.push(line.to_string());
+    }
+    if cut {
+        lines.push("(answer cut)".to_string());
+    }
+    lines
 }
 
 /// How long from `now` until wall time `due`; `None` if it has passed.

@@ -59,6 +59,37 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let search = match &config.search {
+        Some(setup) => {
+            let mut endpoint = setup.endpoint.clone();
+            if let Some(path) = &setup.key_file {
+                let key = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --search-key-file {}", path.display()))?;
+                endpoint.key = Some(key.trim().to_string()).filter(|k| !k.is_empty());
+            }
+            if endpoint.key.is_some()
+                && endpoint.url.starts_with("http://")
+                && !is_loopback_url(&endpoint.url)
+            {
+                log::warn!(
+                    "/search sends the API key unencrypted to {}: use https://",
+                    endpoint.url
+                );
+            }
+            log::info!(
+                "/search asks {} at {} (key: {})",
+                endpoint.model,
+                endpoint.url,
+                if endpoint.key.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+            );
+            Some((endpoint, setup.workers))
+        }
+        None => None,
+    };
     let reactor = Reactor::new(Parts {
         listener,
         signals,
@@ -68,6 +99,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         max_line: config.room.max_line,
         max_outbuf: config.max_outbuf,
         default_encoding: config.default_encoding,
+        search,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");
@@ -75,6 +107,13 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         log::info!("{pending} scheduled messages restored");
     }
     reactor.run()
+}
+
+/// Whether a URL names this machine (where plain HTTP is fine).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")
 }
 
 /// Binds the listening socket, with a message an operator can act on.

@@ -17,6 +17,9 @@ struct Recorder {
     closed: Vec<ConnKey>,
     log: Vec<String>,
     changes: Vec<StateChange>,
+    searches: Vec<(u64, String)>,
+    /// Refuse searches, as a full worker queue would.
+    search_queue_full: bool,
 }
 
 impl Outbox for Recorder {
@@ -45,6 +48,13 @@ impl Outbox for Recorder {
     }
     fn persist(&mut self, change: StateChange) {
         self.changes.push(change);
+    }
+    fn search(&mut self, id: u64, question: &str) -> bool {
+        if self.search_queue_full {
+            return false;
+        }
+        self.searches.push((id, question.to_string()));
+        true
     }
 }
 
@@ -703,5 +713,129 @@ fn timestamps_prefix_every_line() {
             .iter()
             .all(|l| l.starts_with("[2026-11-23 14:00] [Server]: ")),
         "{lines:?}"
+    );
+}
+
+fn search_room() -> Harness {
+    let cfg = RoomConfig {
+        search: Some(SearchRules {
+            rate: Rate {
+                per_second: 0.1,
+                burst: 1,
+            },
+            max_in_flight: 2,
+            cache_ttl: Some(Duration::from_secs(600)),
+            max_chars: 40,
+        }),
+        ..RoomConfig::default()
+    };
+    Harness::with(cfg, Schedules::default())
+}
+
+#[test]
+fn search_question_goes_to_everyone_at_once_and_the_answer_later() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, "/search What is Rust?");
+    assert_eq!(h.lines(alice), ["[Search by Alice] What is Rust?"]);
+    assert_eq!(h.lines(bob), ["[Search by Alice] What is Rust?"]);
+    assert_eq!(h.out.searches, [(1, "What is Rust?".to_string())]);
+    let answer = "A language.\n\nFast and \x1b[31msafe.\n".to_string();
+    h.room.search_answer(1, Ok(answer), h.now, &mut h.out);
+    for key in [alice, bob] {
+        assert_eq!(h.lines(key), ["[AI] A language.", "[AI] Fast and safe."]);
+    }
+}
+
+#[test]
+fn long_answers_are_cut_visibly() {
+    assert_eq!(
+        answer_lines("0123456789\n0123456789\n0123456789", 25),
+        ["0123456789", "0123456789", "01234", "(answer cut)"]
+    );
+    assert_eq!(answer_lines("short", 25), ["short"]);
+}
+
+#[test]
+fn failures_go_to_the_askers_only_and_askers_may_leave() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let carol = h.join("Carol");
+    h.say(alice, "/ask first question");
+    h.say(bob, "/ask  FIRST   question ");
+    // The same question is not sent twice.
+    assert_eq!(h.out.searches.len(), 1);
+    h.lines(alice);
+    h.lines(bob);
+    h.lines(carol);
+    h.room
+        .search_answer(1, Err("HTTP 401: bad key".into()), h.now, &mut h.out);
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Search failed: HTTP 401: bad key"]
+    );
+    assert_eq!(h.lines(bob), ["[Server]: Search failed: HTTP 401: bad key"]);
+    assert!(h.lines(carol).is_empty());
+
+    h.advance(Duration::from_secs(10));
+    h.say(alice, "/search second");
+    h.room.gone(alice, Gone::Closed, h.now, &mut h.out);
+    h.lines(carol);
+    h.room
+        .search_answer(2, Ok("answer".into()), h.now, &mut h.out);
+    assert_eq!(h.lines(carol), ["[AI] answer"]);
+}
+
+#[test]
+fn repeated_questions_come_from_the_cache() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.say(alice, "/search capital of Korea?");
+    h.room
+        .search_answer(1, Ok("Seoul.".into()), h.now, &mut h.out);
+    h.lines(alice);
+    h.lines(bob);
+    h.say(bob, "/search Capital of  Korea?");
+    assert_eq!(h.out.searches.len(), 1, "no second request");
+    assert_eq!(
+        h.lines(alice),
+        ["[Search by Bob] Capital of  Korea?", "[AI] Seoul."]
+    );
+    // Ten minutes later the answer is asked for again.
+    h.advance(Duration::from_secs(600));
+    h.say(bob, "/search capital of korea?");
+    assert_eq!(h.out.searches.len(), 2);
+}
+
+#[test]
+fn search_rate_and_room_wide_cap() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    let carol = h.join("Carol");
+    h.lines(alice);
+    h.say(alice, "/search one");
+    h.lines(alice);
+    h.say(alice, "/search two");
+    assert_eq!(h.lines(alice), ["[Server]: You can search again in 10s."]);
+    h.say(bob, "/search three");
+    h.say(carol, "/search four");
+    assert_eq!(
+        h.lines(carol).last().map(String::as_str),
+        Some("[Server]: Too many searches are in progress. Try again in a moment.")
+    );
+    h.out.search_queue_full = true;
+    h.room
+        .search_answer(1, Ok("done".into()), h.now, &mut h.out);
+    h.advance(Duration::from_secs(10));
+    h.lines(carol);
+    h.say(carol, "/search five");
+    assert_eq!(
+        h.lines(carol),
+        ["[Server]: Too many searches are in progress. Try again in a moment."]
     );
 }

@@ -64,8 +64,20 @@ impl Server {
 
     /// Starts a server whose files live in `dir` (to restart on the same state).
     pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Server::launch(dir, args, &[])
+    }
+
+    /// Starts a server with extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Server::launch(dir, args, env)
+    }
+
+    fn launch(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = suda();
         command
+            .env_remove("OPENAI_API_KEY")
+            .envs(env.iter().copied())
             .args(base_args(dir.path(), args))
             .args(args)
             .stdin(Stdio::piped())
@@ -148,6 +160,11 @@ impl Server {
     /// Path of a file in the server's folder.
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Everything the server printed on standard error so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().expect("lock").join("\n")
     }
 
     /// The process id, for /proc.
