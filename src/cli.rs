@@ -42,6 +42,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
     pub listen_backlog: u32,
 
+    /// Also take participants over UDP on the same port: one datagram is one line.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// A UDP participant silent this long is removed, as if it had left.
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub udp_idle: Duration,
+
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,

@@ -21,6 +21,8 @@ pub struct Config {
     pub bind: String,
     /// Connections waiting to be accepted, at most.
     pub listen_backlog: u32,
+    /// `--udp`: how long a silent UDP participant stays, if UDP is on.
+    pub udp_idle: Option<std::time::Duration>,
     /// The room's rules and limits.
     pub room: RoomConfig,
     /// Output bytes queued for one client before it counts as too slow.
@@ -119,6 +121,7 @@ impl Config {
         Ok(Config {
             bind: args.bind,
             listen_backlog: args.listen_backlog,
+            udp_idle: args.udp.then_some(args.udp_idle),
             room: RoomConfig {
                 name: args.room,
                 max_clients,

@@ -2,9 +2,10 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
 
 use mio::event::Source;
-use mio::net::{TcpStream, UnixStream};
+use mio::net::{TcpStream, UdpSocket, UnixStream};
 use mio::{Interest, Registry, Token};
 
 use crate::charset::Charset;
@@ -18,6 +19,32 @@ pub enum Stream {
     Tcp(TcpStream),
     /// The operator's terminal (`--console`), through a socket pair.
     Local(UnixStream),
+    /// A UDP participant (`--udp`): datagrams to `peer` through the
+    /// server's one UDP socket. Each write is one datagram.
+    Udp {
+        /// The shared socket.
+        socket: Rc<UdpSocket>,
+        /// The participant's address.
+        peer: SocketAddr,
+    },
+}
+
+/// The largest datagram sent: a line longer than this goes out in pieces,
+/// so that no datagram needs IP fragmentation on the way (about the
+/// smallest path MTU minus headers).
+pub const MAX_DATAGRAM: usize = 1200;
+
+/// Where to cut a line longer than [`MAX_DATAGRAM`]: after the last byte
+/// below 0x41 (space, digit, punctuation), which is never part of a
+/// multi-byte character in UTF-8 or CP949; at the limit if there is none.
+fn datagram_cut(bytes: &[u8]) -> usize {
+    if bytes.len() <= MAX_DATAGRAM {
+        return bytes.len();
+    }
+    bytes[..MAX_DATAGRAM]
+        .iter()
+        .rposition(|&b| b < 0x41)
+        .map_or(MAX_DATAGRAM, |at| at + 1)
 }
 
 impl Stream {
@@ -27,7 +54,13 @@ impl Stream {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Local(s) => s.shutdown(Shutdown::Write),
+            Stream::Udp { .. } => Ok(()),
         };
+    }
+
+    /// Whether this is a UDP participant (no socket of its own).
+    pub fn is_udp(&self) -> bool {
+        matches!(self, Stream::Udp { .. })
     }
 }
 
@@ -36,6 +69,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Local(s) => s.read(buf),
+            // Datagrams are read from the shared socket, not per participant.
+            Stream::Udp { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 }
@@ -45,6 +80,15 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Local(s) => s.write(buf),
+            Stream::Udp { socket, peer } => {
+                // One line per datagram: the queue holds one line per chunk.
+                let line = match memchr::memchr(b'\n', buf) {
+                    Some(end) => &buf[..=end],
+                    None => buf,
+                };
+                let piece = &line[..datagram_cut(line)];
+                socket.send_to(piece, *peer)
+            }
         }
     }
 
@@ -52,6 +96,10 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Local(s) => s.write_vectored(bufs),
+            Stream::Udp { .. } => match bufs.iter().find(|b| !b.is_empty()) {
+                Some(buf) => self.write(buf),
+                None => Ok(0),
+            },
         }
     }
 
@@ -70,6 +118,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interests),
             Stream::Local(s) => s.register(registry, token, interests),
+            // The shared UDP socket is registered once, by the reactor.
+            Stream::Udp { .. } => Ok(()),
         }
     }
 
@@ -82,6 +132,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(registry, token, interests),
             Stream::Local(s) => s.reregister(registry, token, interests),
+            Stream::Udp { .. } => Ok(()),
         }
     }
 
@@ -89,6 +140,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(registry),
             Stream::Local(s) => s.deregister(registry),
+            Stream::Udp { .. } => Ok(()),
         }
     }
 }
@@ -139,6 +191,8 @@ pub struct Conn {
     pub dirty: bool,
     /// Listed for another read next turn (its read budget ran out).
     pub ready: bool,
+    /// UDP only: when the last datagram came (for `--udp-idle`).
+    pub heard: Option<std::time::Instant>,
 }
 
 impl Conn {
@@ -156,6 +210,7 @@ impl Conn {
             writable: false,
             dirty: false,
             ready: false,
+            heard: None,
         }
     }
 
@@ -185,7 +240,8 @@ impl Conn {
             } = self.phase
             {
                 self.stream.shutdown_write();
-                self.phase = if eof {
+                // A UDP participant has no connection to wind down.
+                self.phase = if eof || self.stream.is_udp() {
                     Phase::Dead
                 } else {
                     Phase::Closing {
@@ -220,5 +276,23 @@ impl Conn {
                 write_shut: false,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_between_characters() {
+        let short = "짧은 줄\n".as_bytes();
+        assert_eq!(datagram_cut(short), short.len());
+        let long = "가나다 ".repeat(300); // 7 bytes per word: no cut inside a syllable
+        let cut = datagram_cut(long.as_bytes());
+        assert!(cut <= MAX_DATAGRAM);
+        assert!(long.is_char_boundary(cut));
+        assert_eq!(&long.as_bytes()[cut - 1..cut], b" ");
+        let solid = "가".repeat(1000);
+        assert_eq!(datagram_cut(solid.as_bytes()), MAX_DATAGRAM);
     }
 }

@@ -32,7 +32,7 @@
 //! of the turn's events, so a stale event can never reach a newcomer that
 //! reused the key. Lists that outlive a turn carry the connection's serial.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -62,6 +62,15 @@ const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 /// The waker's token: a `/search` answer is waiting.
 const WAKER: Token = Token(usize::MAX - 2);
+/// The UDP socket's token (`--udp`).
+const UDP: Token = Token(usize::MAX - 3);
+
+/// Datagrams read per turn before the rest of the turn runs.
+const UDP_BATCH: usize = 256;
+/// The datagram that starts a UDP session without giving a nickname yet.
+const UDP_HELLO: &str = "HELO";
+/// The keep-alive a UDP client sends; it only says "still here".
+const UDP_PING: &str = "/ping";
 
 /// Size of the read buffer shared by every connection.
 const READ_CHUNK: usize = 64 * 1024;
@@ -225,6 +234,8 @@ pub struct Parts {
     pub default_encoding: Encoding,
     /// `/search`: the model and the number of worker threads.
     pub search: Option<(Endpoint, usize)>,
+    /// `--udp`: the datagram socket, and how long a silent peer stays.
+    pub udp: Option<(mio::net::UdpSocket, Duration)>,
 }
 
 /// The event loop and everything it owns.
@@ -273,6 +284,35 @@ pub struct Reactor {
     stopping: Option<Instant>,
     /// A second signal arrived during shutdown: stop now.
     stop_now: bool,
+    /// The UDP transport, if on.
+    udp: Option<Udp>,
+}
+
+/// The UDP transport's state: one socket, many participants.
+#[derive(Debug)]
+struct Udp {
+    /// The socket, shared with every UDP participant's [`Stream::Udp`].
+    socket: Rc<mio::net::UdpSocket>,
+    /// Participants (key, serial) by address.
+    peers: HashMap<SocketAddr, (usize, u64)>,
+    /// `--udp-idle`.
+    idle: Duration,
+    /// When to look for silent participants next.
+    sweep_at: Instant,
+    /// More datagrams may be waiting: the batch ran out.
+    pending: bool,
+    /// Participants whose output waits for the socket to take more.
+    blocked: Vec<usize>,
+    /// WRITABLE is registered on the socket.
+    writable: bool,
+}
+
+impl Udp {
+    /// How often silent participants are looked for: a quarter of the
+    /// allowed silence, so one is removed at most 25 % late.
+    fn sweep_every(&self) -> Duration {
+        (self.idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+    }
 }
 
 /// How to tell mio to watch a connection.
@@ -301,6 +341,7 @@ impl Reactor {
             max_outbuf,
             default_encoding,
             search,
+            udp,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -329,6 +370,23 @@ impl Reactor {
             None => None,
         };
         let now = Instant::now();
+        let udp = match udp {
+            Some((mut socket, idle)) => {
+                poll.registry()
+                    .register(&mut socket, UDP, Interest::READABLE)
+                    .context("cannot watch the UDP socket")?;
+                Some(Udp {
+                    socket: Rc::new(socket),
+                    peers: HashMap::new(),
+                    idle,
+                    sweep_at: now,
+                    pending: false,
+                    blocked: Vec::new(),
+                    writable: false,
+                })
+            }
+            None => None,
+        };
         let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(EVENTS_PER_POLL),
@@ -360,6 +418,7 @@ impl Reactor {
             reply: Vec::new(),
             stopping: None,
             stop_now: false,
+            udp,
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -422,6 +481,14 @@ impl Reactor {
                     LISTENER => self.accept_pending = true,
                     SIGNALS => self.on_signal(now),
                     WAKER => self.take_answers(now),
+                    UDP => {
+                        if writable {
+                            self.udp_writable();
+                        }
+                        if readable {
+                            self.read_udp(now);
+                        }
+                    }
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -441,6 +508,10 @@ impl Reactor {
                 }
             }
             self.accept(now);
+            if self.udp.as_ref().is_some_and(|u| u.pending) {
+                self.read_udp(now);
+            }
+            self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
             self.settle(now);
             self.expire_closing(now);
@@ -461,11 +532,18 @@ impl Reactor {
         let accept_now = self.accept_pending
             && self.listener.is_some()
             && self.accept_paused.is_none_or(|until| until <= now);
-        if !self.ready.is_empty() || accept_now {
+        let udp_now = self.udp.as_ref().is_some_and(|u| u.pending);
+        if !self.ready.is_empty() || accept_now || udp_now {
             return Some(Duration::ZERO);
         }
+        let udp_sweep = self
+            .udp
+            .as_ref()
+            .filter(|u| !u.peers.is_empty())
+            .map(|u| u.sweep_at);
         [
             self.room.next_deadline(),
+            udp_sweep,
             self.io.closing.front().map(|(at, _, _)| *at),
             self.accept_paused,
             self.stopping,
@@ -722,6 +800,12 @@ impl Reactor {
                 self.io.dead.push(key);
                 continue;
             }
+            if conn.stream.is_udp() {
+                if blocked {
+                    self.udp_blocked(key);
+                }
+                continue;
+            }
             if conn.writable != blocked {
                 conn.writable = blocked;
                 if let Err(e) =
@@ -762,6 +846,11 @@ impl Reactor {
             if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
                 log::debug!("conn {key}: deregister failed: {e}");
             }
+            if let (Stream::Udp { peer, .. }, Some(udp)) = (&conn.stream, &mut self.udp) {
+                if udp.peers.get(peer) == Some(&(key, conn.serial)) {
+                    udp.peers.remove(peer);
+                }
+            }
             log::debug!("conn {key}: closed");
         }
         // The operator leaving the console ends the server.
@@ -775,6 +864,171 @@ impl Reactor {
                 log::info!("the console left");
                 self.begin_shutdown(now);
             }
+        }
+    }
+
+    // ----- UDP -----
+
+    /// Reads datagrams, a batch per turn.
+    fn read_udp(&mut self, now: Now) {
+        let Some(socket) = self.udp.as_ref().map(|u| Rc::clone(&u.socket)) else {
+            return;
+        };
+        for _ in 0..UDP_BATCH {
+            match socket.recv_from(&mut self.scratch) {
+                Ok((n, from)) => self.datagram(from, n, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(udp) = &mut self.udp {
+                        udp.pending = false;
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // An ICMP error for an earlier send: nothing to do for this read.
+                Err(e) => log::debug!("udp: receive failed: {e}"),
+            }
+        }
+        if let Some(udp) = &mut self.udp {
+            udp.pending = true;
+        }
+    }
+
+    /// One datagram of `n` bytes (in the read buffer) from `from`: one line
+    /// (or a few), a new session, or a keep-alive.
+    fn datagram(&mut self, from: SocketAddr, n: usize, now: Now) {
+        let Some(udp) = &self.udp else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&self.scratch[..n]);
+        let word = text.trim();
+        let keep_alive = word.is_empty() || word == UDP_PING;
+        let hello = word.eq_ignore_ascii_case(UDP_HELLO);
+        let known = udp.peers.get(&from).copied().filter(|&(key, serial)| {
+            self.io
+                .conns
+                .get(key)
+                .is_some_and(|c| c.serial == serial && c.is_open())
+        });
+        let key = match known {
+            Some((key, _)) => key,
+            // A keep-alive from nobody in particular starts nothing.
+            None if keep_alive => return,
+            None => {
+                let socket = Rc::clone(&udp.socket);
+                let charset = Charset::detecting(self.default_encoding);
+                let Ok((key, serial)) =
+                    self.add(Stream::Udp { socket, peer: from }, Some(from), charset)
+                else {
+                    return;
+                };
+                if let Some(udp) = &mut self.udp {
+                    udp.peers.insert(from, (key, serial));
+                }
+                log::debug!("conn {key} from {from}: UDP session");
+                self.room.open(key, serial, Some(from), now, &mut self.io);
+                self.settle(now);
+                if hello {
+                    if let Some(conn) = self.io.conns.get_mut(key) {
+                        conn.heard = Some(now.mono);
+                    }
+                    return;
+                }
+                key
+            }
+        };
+        let Some(conn) = self.io.conns.get_mut(key) else {
+            return;
+        };
+        conn.heard = Some(now.mono);
+        if keep_alive || !conn.is_open() {
+            return;
+        }
+        // A datagram is complete: split it like a stream that ends there.
+        let mut codec = crate::codec::LineCodec::default();
+        self.frames.clear();
+        self.reply.clear();
+        codec.feed(
+            &self.scratch[..n],
+            self.max_line,
+            &mut self.frames,
+            &mut self.reply,
+        );
+        codec.finish(&mut self.frames);
+        self.dispatch(key, now);
+    }
+
+    /// Removes UDP participants that went silent for `--udp-idle`.
+    fn sweep_udp(&mut self, now: Now) {
+        let Some(udp) = &mut self.udp else {
+            return;
+        };
+        if now.mono < udp.sweep_at {
+            return;
+        }
+        udp.sweep_at = now.mono + udp.sweep_every();
+        let idle = udp.idle;
+        let silent: Vec<usize> = udp
+            .peers
+            .values()
+            .filter_map(|&(key, serial)| {
+                let conn = self.io.conns.get(key)?;
+                let quiet = conn
+                    .heard
+                    .is_some_and(|at| now.mono.saturating_duration_since(at) >= idle);
+                (conn.serial == serial && conn.is_open() && quiet).then_some(key)
+            })
+            .collect();
+        for key in silent {
+            log::debug!(
+                "conn {key}: UDP participant silent for {}",
+                humantime::format_duration(idle)
+            );
+            self.io.kill(key);
+            self.room.gone(key, Gone::Silent, now, &mut self.io);
+            self.settle(now);
+        }
+    }
+
+    /// A UDP participant's output did not fit in the socket's buffer: wait
+    /// for the socket to become writable.
+    fn udp_blocked(&mut self, key: usize) {
+        let Some(udp) = &mut self.udp else {
+            return;
+        };
+        udp.blocked.push(key);
+        if !udp.writable {
+            udp.writable = true;
+            let socket = Rc::clone(&udp.socket);
+            // Registered through a clone of the handle: mio needs `&mut`.
+            if let Err(e) = self.poll.registry().reregister(
+                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*socket)),
+                UDP,
+                interest(true),
+            ) {
+                log::warn!("udp: cannot wait for the socket: {e}");
+            }
+        }
+    }
+
+    /// The UDP socket takes output again: retry the waiting participants.
+    fn udp_writable(&mut self) {
+        let Some(udp) = &mut self.udp else {
+            return;
+        };
+        let waiting = std::mem::take(&mut udp.blocked);
+        if udp.writable {
+            udp.writable = false;
+            let socket = Rc::clone(&udp.socket);
+            if let Err(e) = self.poll.registry().reregister(
+                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*socket)),
+                UDP,
+                interest(false),
+            ) {
+                log::warn!("udp: cannot watch the socket: {e}");
+            }
+        }
+        for key in waiting {
+            self.io.mark_dirty(key);
         }
     }
 

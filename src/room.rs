@@ -129,6 +129,8 @@ pub enum Gone {
     Error,
     /// The client stopped reading and fell behind by `--max-outbuf`.
     SlowReader,
+    /// A UDP participant sent nothing for `--udp-idle`.
+    Silent,
 }
 
 impl Gone {
@@ -137,6 +139,7 @@ impl Gone {
             Gone::Closed => "closed by peer",
             Gone::Error => "connection error",
             Gone::SlowReader => "too slow reading, output buffer full",
+            Gone::Silent => "no datagram within --udp-idle",
         }
     }
 }

@@ -39,6 +39,15 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let udp = match config.udp_idle {
+        Some(idle) => {
+            // The same address and port as TCP, so one HOST:PORT serves both.
+            let socket = mio::net::UdpSocket::bind(addr)
+                .with_context(|| format!("cannot listen for UDP on {addr}"))?;
+            Some((socket, idle))
+        }
+        None => None,
+    };
     let disk = Disk::start(
         config.log_file.as_deref(),
         config.state_file.as_deref(),
@@ -100,9 +109,13 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         max_outbuf: config.max_outbuf,
         default_encoding: config.default_encoding,
         search,
+        udp,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");
+    if config.udp_idle.is_some() {
+        log::info!("UDP participants welcome on {addr} too");
+    }
     if pending > 0 {
         log::info!("{pending} scheduled messages restored");
     }
