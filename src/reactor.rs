@@ -140,17 +140,18 @@ impl Io {
                 .push_back((self.now + CLOSE_LINGER, key, conn.serial));
         }
     }
-}
 
-impl Outbox for Io {
-    fn send(&mut self, to: ConnKey, line: &Line) {
+    /// Queues bytes for connection `to`. Past `--max-outbuf` the queue is
+    /// written at once, and a client whose socket will not take it is
+    /// disconnected as too slow (the room hears of it in [`Reactor::settle`]).
+    fn queue(&mut self, to: usize, bytes: &Rc<[u8]>) {
         let Some(conn) = self.conns.get_mut(to) else {
             return;
         };
         if conn.is_dead() {
             return;
         }
-        conn.outq.push(line.bytes(conn.charset.encoding, conn.crlf));
+        conn.outq.push(bytes);
         if conn.outq.len() > self.max_outbuf {
             // One busy turn can queue more than the limit for a client that
             // reads perfectly well: write now, and only a client whose socket
@@ -166,6 +167,16 @@ impl Outbox for Io {
             }
         }
         self.mark_dirty(to);
+    }
+}
+
+impl Outbox for Io {
+    fn send(&mut self, to: ConnKey, line: &Line) {
+        let Some(conn) = self.conns.get(to) else {
+            return;
+        };
+        let bytes = Rc::clone(line.bytes(conn.charset.encoding, conn.crlf));
+        self.queue(to, &bytes);
     }
 
     fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
@@ -668,9 +679,10 @@ impl Reactor {
                     &mut self.frames,
                     &mut self.reply,
                 );
+                conn.crlf |= conn.codec.speaks_telnet();
                 if !self.reply.is_empty() {
-                    conn.outq.push(&Rc::from(&self.reply[..]));
-                    self.io.mark_dirty(key);
+                    self.io.queue(key, &Rc::from(&self.reply[..]));
+                    self.settle(now);
                 }
                 self.dispatch(key, now);
             }

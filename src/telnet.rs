@@ -23,6 +23,16 @@ const SB: u8 = 250;
 /// End of subnegotiation.
 const SE: u8 = 240;
 
+/// Negotiation answers sent at most per connection. A real client asks
+/// about a handful of options once; a client asking forever must not make
+/// the server write forever.
+const MAX_REPLIES: usize = 64;
+
+/// Bytes of one subnegotiation at most (window size, terminal type and
+/// environment fit easily). A stray `IAC SB` without `IAC SE` would
+/// otherwise swallow the rest of the connection's input.
+const MAX_SUBNEGOTIATION: usize = 512;
+
 /// Where the filter is inside a telnet command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
@@ -33,10 +43,10 @@ enum State {
     Iac,
     /// After IAC WILL/WONT/DO/DONT, waiting for the option byte.
     Negotiate(u8),
-    /// Inside IAC SB ... (discarded).
-    Sub,
+    /// Inside IAC SB ... (discarded), with the bytes seen so far.
+    Sub(usize),
     /// After IAC inside a subnegotiation.
-    SubIac,
+    SubIac(usize),
 }
 
 /// Removes telnet commands from a byte stream and answers option requests.
@@ -61,6 +71,8 @@ pub struct TelnetFilter {
     /// The peer has sent a telnet command: it is a telnet client, and
     /// expects CR LF line ends (RFC 854's network virtual terminal).
     speaks_telnet: bool,
+    /// Negotiation answers sent so far.
+    replies: usize,
 }
 
 impl TelnetFilter {
@@ -78,7 +90,7 @@ impl TelnetFilter {
             return;
         }
         for &byte in input {
-            if self.state == State::Iac && byte != IAC {
+            if self.state == State::Iac && (SE..IAC).contains(&byte) {
                 self.speaks_telnet = true;
             }
             self.state = match (self.state, byte) {
@@ -92,21 +104,34 @@ impl TelnetFilter {
                     State::Data
                 }
                 (State::Iac, cmd @ (WILL | WONT | DO | DONT)) => State::Negotiate(cmd),
-                (State::Iac, SB) => State::Sub,
+                (State::Iac, SB) => State::Sub(0),
                 // NOP, GA, AYT, IP, ... carry no data: drop them.
-                (State::Iac, _) => State::Data,
+                (State::Iac, b) if b >= SE => State::Data,
+                // Not a command at all (a stray 0xFF): keep the byte, which
+                // may well be the newline ending the line.
+                (State::Iac, b) => {
+                    data.push(b);
+                    State::Data
+                }
                 (State::Negotiate(cmd), option) => {
-                    match cmd {
-                        DO => reply.extend_from_slice(&[IAC, WONT, option]),
-                        WILL => reply.extend_from_slice(&[IAC, DONT, option]),
-                        _ => {}
+                    let answer = match cmd {
+                        DO => Some(WONT),
+                        WILL => Some(DONT),
+                        _ => None,
+                    };
+                    if let Some(answer) = answer {
+                        if self.replies < MAX_REPLIES {
+                            self.replies += 1;
+                            reply.extend_from_slice(&[IAC, answer, option]);
+                        }
                     }
                     State::Data
                 }
-                (State::Sub, IAC) => State::SubIac,
-                (State::Sub, _) => State::Sub,
-                (State::SubIac, SE) => State::Data,
-                (State::SubIac, _) => State::Sub,
+                (State::Sub(n) | State::SubIac(n), _) if n >= MAX_SUBNEGOTIATION => State::Data,
+                (State::Sub(n), IAC) => State::SubIac(n + 1),
+                (State::Sub(n), _) => State::Sub(n + 1),
+                (State::SubIac(_), SE) => State::Data,
+                (State::SubIac(n), _) => State::Sub(n + 1),
             };
         }
     }
@@ -158,6 +183,31 @@ mod tests {
     fn plain_text_passes_untouched() {
         let text = "안녕 hello\n".as_bytes();
         assert_eq!(run(&[text]).0, text);
+    }
+
+    #[test]
+    fn endless_negotiation_gets_a_bounded_answer() {
+        let mut filter = TelnetFilter::default();
+        let (mut data, mut reply) = (Vec::new(), Vec::new());
+        for _ in 0..10_000 {
+            filter.filter(b"\xff\xfd\x01", &mut data, &mut reply);
+        }
+        assert_eq!(reply.len(), 3 * MAX_REPLIES);
+        assert!(data.is_empty());
+    }
+
+    #[test]
+    fn an_unfinished_subnegotiation_does_not_swallow_the_connection() {
+        let mut input = b"\xff\xfa\x18".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_SUBNEGOTIATION + 10));
+        input.extend_from_slice(b"\nhello\n");
+        let (data, _) = run(&[&input]);
+        assert!(data.ends_with(b"\nhello\n"), "{data:?}");
+    }
+
+    #[test]
+    fn a_stray_ff_does_not_eat_the_newline() {
+        assert_eq!(run(&[b"one\xff\ntwo\n"]).0, b"one\ntwo\n");
     }
 
     #[test]

@@ -30,12 +30,44 @@ fn negotiation_is_stripped_and_refused() {
             "missing {refusal:?} in {all:?}"
         );
     }
+    // A telnet client gets CR LF line ends from its first negotiation on;
+    // netcat-style clients keep plain LF.
     assert!(
-        String::from_utf8_lossy(&all).contains("[Server]: Welcome, Tell! Type /help for commands.")
+        String::from_utf8_lossy(&all)
+            .contains("[Server]: Welcome, Tell! Type /help for commands.\r"),
+        "{all:?}"
     );
     alice.expect("[Server]: Tell has joined the chat.");
     telnet.send_raw(b"hi \xff\xf6there\r\n");
     alice.expect("Tell >> hi there");
+    alice.send("hello telnet");
+    assert_eq!(
+        telnet.line_bytes().expect("line"),
+        b"Alice >> hello telnet\r"
+    );
+}
+
+/// A client that asks about options forever must not make the server
+/// queue answers forever: only the first few are answered.
+#[test]
+fn endless_negotiation_is_bounded() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut pest = server.connect();
+    let burst = b"\xff\xfd\x01".repeat(10_000);
+    for _ in 0..20 {
+        pest.send_raw(&burst);
+    }
+    pest.send_raw(b"Pest\n");
+    alice.expect("[Server]: Pest has joined the chat.");
+    let mut answers = 0;
+    let mut raw = Vec::new();
+    while !String::from_utf8_lossy(&raw).contains("Welcome, Pest!") {
+        let line = pest.line_bytes().expect("line");
+        answers += line.windows(3).filter(|w| *w == b"\xff\xfc\x01").count();
+        raw.extend(line);
+    }
+    assert_eq!(answers, 64);
 }
 
 #[test]
