@@ -58,7 +58,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_clients: u32,
 
-    /// Connections still choosing a nickname, at most [default: --max-clients].
+    /// Connections still choosing a nickname, at most; past it, the one
+    /// waiting longest from the busiest address is dropped to make room
+    /// [default: --max-clients, at least 64].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_joining: Option<u32>,
 
@@ -69,6 +71,11 @@ pub struct ServeArgs {
     /// Close participants silent this long ("off" never does).
     #[arg(long, default_value = "off", value_parser = parse_optional_duration, value_name = "DURATION|off")]
     pub idle_timeout: OptionalDuration,
+
+    /// Probe a connection silent this long at the TCP level, so a client whose
+    /// network vanished without a word is noticed and its seat freed ("off": never).
+    #[arg(long, default_value = "60s", value_parser = parse_optional_duration, value_name = "DURATION|off")]
+    pub tcp_keepalive: OptionalDuration,
 
     /// Longest line in bytes; longer ones are refused with a message.
     #[arg(long, default_value = "4096", value_parser = parse_line_size, value_name = "BYTES")]
@@ -114,6 +121,10 @@ pub struct ServeArgs {
     /// Pending scheduled messages per participant.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub max_scheduled: u32,
+
+    /// Pending scheduled messages in the whole room.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pub max_scheduled_total: u32,
 
     /// How far ahead a message may be scheduled.
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
@@ -174,10 +185,17 @@ pub const DEFAULT_SEARCH_SYSTEM: &str = "You answer questions asked in a group c
 Answer briefly (at most a few sentences), in plain text without Markdown, \
 in the language of the question.";
 
-/// A humantime duration: `90s`, `10m`, `1h30m`.
+/// The longest duration any flag takes: past this, "never" is meant.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A humantime duration: `90s`, `10m`, `1h30m`; at most ten years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("expected a duration such as 90s, 10m or 1h30m ({e})"))
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("expected a duration such as 90s, 10m or 1h30m ({e})"))?;
+    if duration > MAX_DURATION {
+        return Err("must be at most ten years (use \"off\" where a flag allows it)".into());
+    }
+    Ok(duration)
 }
 
 /// A duration that may be `off` (`None`). A newtype, because clap reads
@@ -292,6 +310,7 @@ mod tests {
             ("--timezone", "Mars/Base"),
             ("--max-clients", "0"),
             ("--default-encoding", "latin1"),
+            ("--login-timeout", "500000000000y"),
         ] {
             let err = serve(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");

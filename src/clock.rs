@@ -96,6 +96,33 @@ impl Clock {
     }
 }
 
+/// A duration the way people type them here: `7d`, `1h30m`, `90s` is `1m30s`.
+///
+/// ```
+/// use std::time::Duration;
+/// use suda::clock::compact;
+/// assert_eq!(compact(Duration::from_secs(7 * 86400)), "7d");
+/// assert_eq!(compact(Duration::from_secs(5400)), "1h30m");
+/// assert_eq!(compact(Duration::from_millis(1500)), "1s500ms");
+/// ```
+pub fn compact(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    let millis = duration.subsec_millis();
+    let mut text = String::new();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (hours, rest) = (rest / 3_600, rest % 3_600);
+    let (minutes, seconds) = (rest / 60, rest % 60);
+    for (count, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if count > 0 {
+            let _ = write!(text, "{count}{unit}");
+        }
+    }
+    if millis > 0 || text.is_empty() {
+        let _ = write!(text, "{millis}ms");
+    }
+    text
+}
+
 /// Reads a time zone name for `--timezone`: an IANA name, or `local` for
 /// the system's zone.
 pub fn parse_zone(name: &str) -> Result<TimeZone, String> {

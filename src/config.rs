@@ -27,6 +27,8 @@ pub struct Config {
     pub room: RoomConfig,
     /// Output bytes queued for one client before it counts as too slow.
     pub max_outbuf: usize,
+    /// Idle time before TCP keep-alive probes start, if on.
+    pub tcp_keepalive: Option<std::time::Duration>,
     /// Encoding of a new connection.
     pub default_encoding: Encoding,
     /// The room's time zone.
@@ -53,6 +55,11 @@ pub struct SearchSetup {
     /// Where the key is to be read from at startup, if not from the environment.
     pub key_file: Option<PathBuf>,
 }
+
+/// The default `--max-joining` is at least this: a class arriving at once
+/// must not be turned away, and a handful of silent sockets must not fill
+/// the waiting room.
+pub const MIN_JOINING: usize = 64;
 
 /// The environment variable holding the `/search` API key.
 pub const API_KEY_VAR: &str = "OPENAI_API_KEY";
@@ -125,7 +132,9 @@ impl Config {
             room: RoomConfig {
                 name: args.room,
                 max_clients,
-                max_joining: args.max_joining.map_or(max_clients, |n| n as usize),
+                max_joining: args
+                    .max_joining
+                    .map_or(max_clients.max(MIN_JOINING), |n| n as usize),
                 login_timeout: args.login_timeout,
                 idle_timeout: args.idle_timeout.0,
                 rate: args.rate.0.map(|per_second| Rate {
@@ -134,10 +143,12 @@ impl Config {
                 }),
                 max_line: args.max_line,
                 max_scheduled: args.max_scheduled as usize,
+                max_scheduled_total: args.max_scheduled_total as usize,
                 max_schedule_ahead: args.max_schedule_ahead,
                 search: search_rules,
             },
             max_outbuf: args.max_outbuf,
+            tcp_keepalive: args.tcp_keepalive.0,
             default_encoding: args.default_encoding,
             timezone: args.timezone,
             timestamps: args.timestamps,

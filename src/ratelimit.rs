@@ -95,6 +95,11 @@ impl TokenBucket {
         }
     }
 
+    /// Gives back a token taken for something that did not happen.
+    pub fn refund(&mut self, rate: Rate) {
+        self.tokens = (self.tokens + 1.0).min(f64::from(rate.burst.max(1)));
+    }
+
     /// How long until the next line would be accepted.
     pub fn wait(&self, rate: Rate) -> Duration {
         if self.tokens >= 1.0 {

@@ -88,6 +88,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const EVENTS_PER_POLL: usize = 1024;
 /// Shared buffers grown beyond this by a burst are shrunk back.
 const FRAMES_KEEP: usize = 256 * 1024;
+/// Between keep-alive probes once a connection has gone quiet.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the kernel declares the connection dead: with
+/// the default `--tcp-keepalive 60s`, a vanished client is gone in under 2 min.
+const KEEPALIVE_PROBES: u32 = 5;
 /// Said to a connection refused for lack of file descriptors.
 const BUSY_LINE: &[u8] = b"[Server]: The server is too busy right now. Try again later.\n";
 
@@ -247,6 +252,8 @@ pub struct Parts {
     pub search: Option<(Endpoint, usize)>,
     /// `--udp`: the datagram socket, and how long a silent peer stays.
     pub udp: Option<(mio::net::UdpSocket, Duration)>,
+    /// `--tcp-keepalive`.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// The event loop and everything it owns.
@@ -297,6 +304,8 @@ pub struct Reactor {
     stop_now: bool,
     /// The UDP transport, if on.
     udp: Option<Udp>,
+    /// Keep-alive probing for TCP clients, if on.
+    keepalive: Option<socket2::TcpKeepalive>,
 }
 
 /// The UDP transport's state: one socket, many participants.
@@ -353,6 +362,7 @@ impl Reactor {
             default_encoding,
             search,
             udp,
+            tcp_keepalive,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -430,6 +440,12 @@ impl Reactor {
             stopping: None,
             stop_now: false,
             udp,
+            keepalive: tcp_keepalive.map(|idle| {
+                socket2::TcpKeepalive::new()
+                    .with_time(idle)
+                    .with_interval(KEEPALIVE_INTERVAL)
+                    .with_retries(KEEPALIVE_PROBES)
+            }),
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -620,6 +636,11 @@ impl Reactor {
         // Chat is many small writes that must not wait for the next one.
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("set_nodelay failed for {peer}: {e}");
+        }
+        if let Some(keepalive) = &self.keepalive {
+            if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive) {
+                log::debug!("keep-alive failed for {peer}: {e}");
+            }
         }
         let charset = Charset::detecting(self.default_encoding);
         match self.add(Stream::Tcp(stream), Some(peer), charset) {
@@ -993,7 +1014,7 @@ impl Reactor {
         for key in silent {
             log::debug!(
                 "conn {key}: UDP participant silent for {}",
-                humantime::format_duration(idle)
+                crate::clock::compact(idle)
             );
             self.io.kill(key);
             self.room.gone(key, Gone::Silent, now, &mut self.io);

@@ -21,7 +21,7 @@ use crate::command::{self, Command};
 use crate::line::Line;
 use crate::ratelimit::{Rate, TokenBucket};
 use crate::schedule::{Scheduled, Schedules, When};
-use crate::text::{nick_key, sanitize, valid_nick};
+use crate::text::{nick_key, normalize_nick, sanitize, valid_nick};
 use crate::timer::TimerWheel;
 
 /// A connection's slab key.
@@ -46,6 +46,9 @@ pub struct RoomConfig {
     pub max_line: usize,
     /// Pending scheduled messages per participant (`--max-scheduled`).
     pub max_scheduled: usize,
+    /// Pending scheduled messages in the whole room (`--max-scheduled-total`):
+    /// reconnecting must not be a way around the per-person limit.
+    pub max_scheduled_total: usize,
     /// How far ahead a message may be scheduled (`--max-schedule-ahead`).
     pub max_schedule_ahead: Duration,
     /// `/search`, if a model is configured.
@@ -65,6 +68,13 @@ pub struct SearchRules {
     pub max_chars: usize,
 }
 
+/// Said when a nickname breaks the rules, at login and on `/rename`.
+const INVALID_NICK: &str =
+    "Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:";
+
+/// How often a flooder is told its lines are dropped, at most.
+const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(1);
+
 /// Answers kept in the cache at most, whatever their age.
 const SEARCH_CACHE_ENTRIES: usize = 256;
 
@@ -82,6 +92,7 @@ impl Default for RoomConfig {
             }),
             max_line: 4096,
             max_scheduled: 20,
+            max_scheduled_total: 10_000,
             max_schedule_ahead: Duration::from_secs(7 * 24 * 3600),
             search: None,
         }
@@ -175,8 +186,9 @@ struct Member {
     seq: u64,
     /// Flood control.
     bucket: TokenBucket,
-    /// Told "too fast" since its last accepted line: say it once per burst.
-    throttled: bool,
+    /// When it was last told "too fast": a flood gets that line at most
+    /// once per [`FLOOD_NOTICE_EVERY`], not once per dropped line.
+    warned: Option<Instant>,
     /// `/search` allowance.
     search_bucket: TokenBucket,
     /// Last line received, for `--idle-timeout`.
@@ -256,7 +268,7 @@ impl Room {
             room.schedules.iter().map(|m| (m.id, m.due)).collect();
         for (id, due) in restored {
             match wall_delay(now, due) {
-                Some(delay) => room.timers.insert(now.mono + delay, Timer::Send(id)),
+                Some(delay) => room.arm(now.mono, delay, Timer::Send(id)),
                 None => room.overdue.push(id),
             }
         }
@@ -307,14 +319,21 @@ impl Room {
             return;
         }
         if self.joining >= self.cfg.max_joining {
+            // Rather than turn the newcomer away (ten silent sockets would
+            // lock everyone out), make room: the connection waiting longest
+            // from the address with the most connections waiting goes.
+            let victim = self.eviction_candidate(origin).unwrap_or(key);
             self.tell(
-                key,
+                victim,
                 now,
                 out,
                 format_args!("Too many people are joining right now. Try again in a minute."),
             );
-            out.close(key);
-            return;
+            out.close(victim);
+            if victim == key {
+                return;
+            }
+            self.remove(victim);
         }
         self.insert(
             key,
@@ -323,19 +342,44 @@ impl Room {
                 nick: None,
                 seq: 0,
                 bucket: self.bucket(now),
-                throttled: false,
+                warned: None,
                 search_bucket: self.search_bucket(now),
                 heard: now.mono,
                 origin,
             },
         );
         self.joining += 1;
-        self.timers
-            .insert(now.mono + self.cfg.login_timeout, Timer::Login { key, uid });
+        self.arm(now.mono, self.cfg.login_timeout, Timer::Login { key, uid });
         let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
         let welcome = format!("Welcome to {name}! ({online}/{max} online)");
         self.tell(key, now, out, format_args!("{welcome}"));
         self.tell(key, now, out, format_args!("Enter your nickname:"));
+    }
+
+    /// Among connections still choosing a nickname, the one to drop to make
+    /// room: from the address with the most of them waiting (the newcomer's
+    /// own address wins ties), the one waiting longest. The console is never
+    /// chosen.
+    fn eviction_candidate(&self, newcomer: Option<SocketAddr>) -> Option<ConnKey> {
+        let mut waiting: HashMap<std::net::IpAddr, (usize, u64, ConnKey)> = HashMap::new();
+        for (key, member) in self.members.iter().enumerate() {
+            let Some(member) = member else { continue };
+            let (None, Some(origin)) = (&member.nick, member.origin) else {
+                continue;
+            };
+            let entry = waiting.entry(origin.ip()).or_insert((0, u64::MAX, key));
+            entry.0 += 1;
+            if member.uid < entry.1 {
+                (entry.1, entry.2) = (member.uid, key);
+            }
+        }
+        let newcomer = newcomer.map(|a| a.ip());
+        waiting
+            .iter()
+            .max_by_key(|(ip, (count, uid, _))| {
+                (*count, Some(**ip) == newcomer, std::cmp::Reverse(*uid))
+            })
+            .map(|(_, (_, _, key))| *key)
     }
 
     /// The operator's terminal (`--console`) joins directly as `nick`, with
@@ -367,7 +411,7 @@ impl Room {
                 nick: None,
                 seq: 0,
                 bucket: self.bucket(now),
-                throttled: false,
+                warned: None,
                 search_bucket: self.search_bucket(now),
                 heard: now.mono,
                 origin: None,
@@ -472,9 +516,10 @@ impl Room {
                 self.tell(key, now, out, format_args!("Choose a nickname first: 1-16 letters, digits, _ or -. Enter your nickname:"));
             }
             _ => {
-                let nick = line.trim();
+                let nick = normalize_nick(line);
+                let nick = nick.as_str();
                 if !valid_nick(nick) {
-                    self.tell(key, now, out, format_args!("Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"));
+                    self.tell(key, now, out, format_args!("{INVALID_NICK}"));
                 } else if self.nicks.contains_key(&nick_key(nick)) {
                     self.tell(
                         key,
@@ -512,6 +557,7 @@ impl Room {
         self.joining -= 1;
         self.joined += 1;
         self.nicks.insert(nick_key(nick), key);
+        self.schedules.adopt(nick, (key, uid));
         if self.admin.is_none() {
             self.admin = Some(key);
         }
@@ -525,8 +571,7 @@ impl Room {
         self.broadcast(Some(key), &line, out);
         // The operator's own terminal is never timed out.
         if let (Some(idle), Some(_)) = (self.cfg.idle_timeout, origin) {
-            self.timers
-                .insert(now.mono + idle, Timer::Idle { key, uid });
+            self.arm(now.mono, idle, Timer::Idle { key, uid });
         }
         match origin {
             Some(addr) => self.log(now, out, format_args!("join {nick} from {addr}")),
@@ -618,6 +663,8 @@ impl Room {
         let Some(old) = self.nick(key).map(str::to_string) else {
             return;
         };
+        let new = normalize_nick(new);
+        let new = new.as_str();
         if new == old {
             self.tell(
                 key,
@@ -628,12 +675,7 @@ impl Room {
             return;
         }
         if !valid_nick(new) {
-            self.tell(
-                key,
-                now,
-                out,
-                format_args!("Invalid nickname. Use 1-16 letters, digits, _ or -."),
-            );
+            self.tell(key, now, out, format_args!("{INVALID_NICK}"));
             return;
         }
         let new_key = nick_key(new);
@@ -642,7 +684,7 @@ impl Room {
                 key,
                 now,
                 out,
-                format_args!("Nickname \"{new}\" is already in use."),
+                format_args!("Nickname \"{new}\" is already in use. Enter your nickname:"),
             );
             return;
         }
@@ -654,6 +696,7 @@ impl Room {
         member.nick = Some(new.to_string());
         let uid = member.uid;
         self.schedules.rename_author(uid, new);
+        self.schedules.adopt(new, (key, uid));
         let line = self.notice(
             now,
             format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),
@@ -696,7 +739,7 @@ impl Room {
         };
         let delay = wall_delay(now, due).unwrap_or_default();
         if delay > self.cfg.max_schedule_ahead {
-            let max = humantime::format_duration(self.cfg.max_schedule_ahead);
+            let max = crate::clock::compact(self.cfg.max_schedule_ahead);
             self.tell(
                 key,
                 now,
@@ -714,10 +757,21 @@ impl Room {
             self.tell(key, now, out, format_args!("You already have {max} scheduled messages, the limit. Cancel one with /unschedule <id>."));
             return;
         }
+        if self.schedules.len() >= self.cfg.max_scheduled_total {
+            let max = self.cfg.max_scheduled_total;
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!(
+                    "The room already has {max} scheduled messages, the limit. Try again later."
+                ),
+            );
+            return;
+        }
         let nick = self.nick(key).unwrap_or_default().to_string();
         let message = self.schedules.add(due, (key, uid), &nick, text).clone();
-        self.timers
-            .insert(now.mono + delay, Timer::Send(message.id));
+        self.arm(now.mono, delay, Timer::Send(message.id));
         let at = self.clock.minute(due);
         let id = message.id;
         out.persist(StateChange::Added(message));
@@ -873,17 +927,12 @@ impl Room {
         {
             pending.askers.push((key, uid));
         } else {
-            if self.searches.len() >= rules.max_in_flight {
-                self.tell(
-                    key,
-                    now,
-                    out,
-                    format_args!("Too many searches are in progress. Try again in a moment."),
-                );
-                return;
-            }
             let id = self.next_search;
-            if !out.search(id, question) {
+            if self.searches.len() >= rules.max_in_flight || !out.search(id, question) {
+                // Not asked, so not counted against the asker's rate.
+                if let Some(member) = self.member_mut(key) {
+                    member.search_bucket.refund(rules.rate);
+                }
                 self.tell(
                     key,
                     now,
@@ -936,6 +985,8 @@ impl Room {
             Err(reason) => {
                 for (key, uid) in pending.askers {
                     if self.is(key, uid) {
+                        // The reason may quote the model server: clean it like any text.
+                        let reason = sanitize(&reason);
                         self.tell(key, now, out, format_args!("Search failed: {reason}"));
                     }
                 }
@@ -1044,13 +1095,12 @@ impl Room {
             return;
         }
         let heard = self.member(key).map_or(now.mono, |m| m.heard);
-        let deadline = heard + idle;
-        if deadline > now.mono {
+        if now.mono.saturating_duration_since(heard) < idle {
             // Heard from since: look again when the new silence would end.
-            self.timers.insert(deadline, Timer::Idle { key, uid });
+            self.arm(heard, idle, Timer::Idle { key, uid });
             return;
         }
-        let silence = humantime::format_duration(idle);
+        let silence = crate::clock::compact(idle);
         self.tell(
             key,
             now,
@@ -1095,6 +1145,14 @@ impl Room {
         TokenBucket::new(rate, now.mono)
     }
 
+    /// Sets `timer` to fire `after` from `from`. A moment past what the
+    /// clock can express (an absurd timeout) is never: the timer is not set.
+    fn arm(&mut self, from: Instant, after: Duration, timer: Timer) {
+        if let Some(at) = from.checked_add(after) {
+            self.timers.insert(at, timer);
+        }
+    }
+
     fn bucket(&self, now: Now) -> TokenBucket {
         TokenBucket::new(
             self.cfg.rate.unwrap_or(Rate {
@@ -1114,11 +1172,13 @@ impl Room {
             return false;
         };
         if member.bucket.try_take(rate, now.mono) {
-            member.throttled = false;
             return true;
         }
-        if !member.throttled {
-            member.throttled = true;
+        let quiet = member
+            .warned
+            .is_none_or(|at| now.mono.saturating_duration_since(at) >= FLOOD_NOTICE_EVERY);
+        if quiet {
+            member.warned = Some(now.mono);
             self.tell(
                 key,
                 now,

@@ -11,6 +11,8 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::text::nick_key;
+
 /// When a scheduled message should go out, as the user wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -126,6 +128,10 @@ pub struct Schedules {
     /// Message ids by author serial: `/schedules`, the per-author limit,
     /// renames and kicks, without scanning every pending message.
     by_author: HashMap<u64, BTreeSet<u64>>,
+    /// Restored messages whose author has not come back yet, by the
+    /// author's [`nick_key`]. Whoever joins under that name takes them over
+    /// (there are no accounts: a nickname is all there is to go by).
+    orphans: HashMap<String, BTreeSet<u64>>,
     /// The id the next message gets.
     next_id: u64,
 }
@@ -135,6 +141,7 @@ impl Default for Schedules {
         Schedules {
             pending: BTreeMap::new(),
             by_author: HashMap::new(),
+            orphans: HashMap::new(),
             next_id: 1,
         }
     }
@@ -147,11 +154,31 @@ impl Schedules {
             next_id: state.next_id.max(1),
             ..Schedules::default()
         };
-        for message in state.messages {
+        for mut message in state.messages {
             schedules.next_id = schedules.next_id.max(message.id + 1);
+            message.author_conn = None;
+            schedules
+                .orphans
+                .entry(nick_key(&message.author))
+                .or_default()
+                .insert(message.id);
             schedules.pending.insert(message.id, message);
         }
         schedules
+    }
+
+    /// A participant joined (or renamed) as `nick`: restored messages by
+    /// that name become theirs to list, cancel and lose by a kick.
+    pub fn adopt(&mut self, nick: &str, (key, uid): (usize, u64)) {
+        let Some(ids) = self.orphans.remove(&nick_key(nick)) else {
+            return;
+        };
+        for id in &ids {
+            if let Some(message) = self.pending.get_mut(id) {
+                message.author_conn = Some((key, uid));
+            }
+        }
+        self.by_author.entry(uid).or_default().extend(ids);
     }
 
     /// Every pending message, by id.
@@ -202,13 +229,9 @@ impl Schedules {
     /// Removes a message (sent or cancelled).
     pub fn remove(&mut self, id: u64) -> Option<Scheduled> {
         let message = self.pending.remove(&id)?;
-        if let Some((_, uid)) = message.author_conn {
-            if let Some(ids) = self.by_author.get_mut(&uid) {
-                ids.remove(&id);
-                if ids.is_empty() {
-                    self.by_author.remove(&uid);
-                }
-            }
+        match message.author_conn {
+            Some((_, uid)) => forget(&mut self.by_author, &uid, id),
+            None => forget(&mut self.orphans, &nick_key(&message.author), id),
         }
         Some(message)
     }
@@ -243,6 +266,16 @@ impl Schedules {
             self.pending.remove(id);
         }
         ids
+    }
+}
+
+/// Takes `id` out of an index entry, dropping the entry when it empties.
+fn forget<K: std::hash::Hash + Eq>(index: &mut HashMap<K, BTreeSet<u64>>, key: &K, id: u64) {
+    if let Some(ids) = index.get_mut(key) {
+        ids.remove(&id);
+        if ids.is_empty() {
+            index.remove(key);
+        }
     }
 }
 
@@ -344,6 +377,28 @@ mod tests {
         assert_eq!(store.remove_author(7), vec![second]);
         assert_eq!(store.len(), 1);
         assert_eq!(store.count_by(7), 0);
+    }
+
+    #[test]
+    fn restored_messages_go_to_whoever_comes_back_under_the_name() {
+        let state = SavedState {
+            version: 1,
+            next_id: 3,
+            messages: vec![Scheduled {
+                id: 2,
+                due: at("2026-11-23T05:00:00Z"),
+                author: "Carl".into(),
+                text: "x".into(),
+                author_conn: None,
+            }],
+        };
+        let mut store = Schedules::restore(state);
+        store.adopt("someone", (1, 10));
+        assert_eq!(store.count_by(10), 0);
+        store.adopt("CARL", (2, 11));
+        assert_eq!(store.count_by(11), 1);
+        assert_eq!(store.remove_author(11), vec![2]);
+        assert!(store.is_empty());
     }
 
     #[test]

@@ -233,7 +233,7 @@ fn describe(error: &ureq::Error, endpoint: &Endpoint) -> String {
         ureq::Error::Timeout(_) => {
             format!(
                 "no answer within {}",
-                humantime::format_duration(endpoint.timeout)
+                crate::clock::compact(endpoint.timeout)
             )
         }
         ureq::Error::HostNotFound => "the model server's host name is unknown".to_string(),
@@ -244,7 +244,7 @@ fn describe(error: &ureq::Error, endpoint: &Endpoint) -> String {
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
             format!(
                 "no answer within {}",
-                humantime::format_duration(endpoint.timeout)
+                crate::clock::compact(endpoint.timeout)
             )
         }
         ureq::Error::BodyExceedsLimit(_) => "the model's answer is too large".to_string(),

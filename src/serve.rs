@@ -110,6 +110,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         default_encoding: config.default_encoding,
         search,
         udp,
+        tcp_keepalive: config.tcp_keepalive,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");

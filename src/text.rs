@@ -2,6 +2,10 @@
 
 use std::borrow::Cow;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::confusable_detection::skeleton;
+use unicode_security::GeneralSecurityProfile;
+
 /// The longest nickname, in characters (not bytes: Hangul counts as one).
 pub const MAX_NICK_CHARS: usize = 16;
 
@@ -78,13 +82,25 @@ fn skip_string(chars: &mut std::iter::Peekable<impl Iterator<Item = char>>) {
     }
 }
 
-/// Whether `nick` is an acceptable nickname: 1 to 16 letters (any script),
-/// digits, `_` or `-`, and not `Server` in any case.
+/// A nickname as typed, in the form it is kept and shown: without
+/// surrounding spaces, composed (NFC), so that Hangul typed as separate
+/// jamo (as macOS does) is the same name as Hangul typed as syllables.
+pub fn normalize_nick(typed: &str) -> String {
+    typed.trim().nfc().collect()
+}
+
+/// Whether `nick` (already [`normalize_nick`]ed) is an acceptable
+/// nickname: 1 to 16 letters or digits of any script, `_` or `-`, and not
+/// `Server` in any disguise.
+///
+/// Letters must be ones Unicode recommends for identifiers (UTS #39), which
+/// leaves out invisible fillers (U+3164), fullwidth forms and the like.
 ///
 /// ```
 /// use suda::text::valid_nick;
 /// assert!(valid_nick("민수_99"));
 /// assert!(!valid_nick("SERVER"));
+/// assert!(!valid_nick("Ѕerver")); // Cyrillic Ѕ
 /// assert!(!valid_nick("two words"));
 /// ```
 pub fn valid_nick(nick: &str) -> bool {
@@ -92,14 +108,16 @@ pub fn valid_nick(nick: &str) -> bool {
     (1..=MAX_NICK_CHARS).contains(&count)
         && nick
             .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        && !nick.eq_ignore_ascii_case("server")
+            .all(|c| (c.is_alphanumeric() && c.identifier_allowed()) || c == '_' || c == '-')
+        && nick_key(nick) != nick_key("server")
 }
 
-/// The form of a nickname used to compare two of them: `Alice` and `ALICE`
-/// are the same person.
+/// The form of a nickname used to compare two of them: case folded and
+/// reduced to its confusable skeleton (UTS #39), so `Alice`, `ALICE`,
+/// `Ａｌｉｃｅ` and `Аlice` (Cyrillic А) are all the same person.
 pub fn nick_key(nick: &str) -> String {
-    nick.to_lowercase()
+    let folded: String = nick.nfkc().flat_map(char::to_lowercase).collect();
+    skeleton(&folded).collect()
 }
 
 #[cfg(test)]
@@ -154,6 +172,32 @@ mod tests {
         }
         assert!(valid_nick("가나다라마바사아자차카타파하가나"));
         assert!(!valid_nick("가나다라마바사아자차카타파하가나다"));
+    }
+
+    #[test]
+    fn lookalikes_are_the_same_name() {
+        for disguise in ["Ａｌｉｃｅ", "Аlice", "ALICE", "alice"] {
+            assert_eq!(nick_key(disguise), nick_key("Alice"), "{disguise}");
+        }
+        for server in ["Server", "ſerver", "Ѕerver", "ѕerver", "SERVER"] {
+            assert!(!valid_nick(&normalize_nick(server)), "{server}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_fullwidth_letters_are_refused() {
+        for bad in ["\u{3164}", "\u{115f}\u{1160}", "Ａｌｉｃｅ", "a\u{ffa0}b"] {
+            assert!(!valid_nick(&normalize_nick(bad)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decomposed_hangul_is_the_same_name() {
+        let composed = "한글";
+        let decomposed: String = composed.nfd().collect();
+        assert_ne!(composed, decomposed);
+        assert_eq!(normalize_nick(&decomposed), composed);
+        assert!(valid_nick(&normalize_nick(&decomposed)));
     }
 
     #[test]

@@ -53,6 +53,45 @@ fn room_full_is_refused_with_a_line_then_closed() {
     assert!(late.expect_closed().is_empty());
 }
 
+/// Silent sockets cannot lock the room: when too many connections are
+/// waiting at the nickname prompt, the oldest from the busiest address goes.
+#[test]
+fn silent_connections_cannot_keep_people_out() {
+    let server = Server::start(&["--max-joining", "2"]);
+    let mut silent: Vec<_> = (0..2).map(|_| server.connect()).collect();
+    for socket in &mut silent {
+        socket.until("[Server]: Enter your nickname:");
+    }
+    let mut late = server.connect();
+    late.until("[Server]: Enter your nickname:");
+    late.send("Latecomer");
+    late.expect("[Server]: Welcome, Latecomer! Type /help for commands.");
+    silent[0].expect("[Server]: Too many people are joining right now. Try again in a minute.");
+    assert!(silent[0].expect_closed().is_empty());
+}
+
+#[test]
+fn lookalike_nicknames_are_taken() {
+    let server = Server::start(&[]);
+    let _alice = server.join("Alice");
+    let mut mallory = server.connect();
+    mallory.until("[Server]: Enter your nickname:");
+    // Cyrillic А, and plain capitals: the same name.
+    for disguise in ["Аlice", "ALICE"] {
+        mallory.send(disguise);
+        mallory.expect(&format!(
+            "[Server]: Nickname \"{disguise}\" is already in use. Enter your nickname:"
+        ));
+    }
+    // Fullwidth letters, an invisible Hangul filler, a Cyrillic "Server".
+    for bad in ["Ａｌｉｃｅ", "\u{3164}", "Ѕerver"] {
+        mallory.send(bad);
+        mallory.expect(
+            "[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:",
+        );
+    }
+}
+
 #[test]
 fn login_timeout_closes_a_silent_connection() {
     let server = Server::start(&["--login-timeout", "1s"]);

@@ -98,6 +98,28 @@ fn sigterm_says_goodbye_and_keeps_scheduled_messages_for_the_next_run() {
     bob.expect_prefix("[Server]: Message #2 scheduled for ");
 }
 
+/// After a restart, messages belong to whoever comes back under the name
+/// that wrote them: they can be listed and cancelled again.
+#[test]
+fn restored_messages_can_be_managed_by_their_author_again() {
+    let mut server = Server::start(&[]);
+    let mut carl = server.join("Carl");
+    carl.send("/schedule 1h after the break");
+    carl.expect_prefix("[Server]: Message #1 scheduled for ");
+    server.signal(SIGTERM);
+    assert!(server.wait().success());
+    let server = Server::start_in(server.into_dir(), &[]);
+    let mut other = server.join("Dana");
+    other.send("/unschedule 1");
+    other.expect("[Server]: You have no scheduled message #1.");
+    let mut carl = server.join("carl");
+    carl.send("/schedules");
+    carl.expect("[Server]: Your scheduled messages (1):");
+    carl.expect_prefix("[Server]:   #1 at ");
+    carl.send("/unschedule 1");
+    carl.expect("[Server]: Message #1 cancelled.");
+}
+
 #[test]
 fn sigint_also_shuts_down_cleanly() {
     let mut server = Server::start(&[]);

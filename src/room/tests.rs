@@ -264,12 +264,12 @@ fn rename_tells_everyone_and_keeps_rules() {
     h.say(bob, "/nick alice123");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Nickname \"alice123\" is already in use."]
+        ["[Server]: Nickname \"alice123\" is already in use. Enter your nickname:"]
     );
     h.say(bob, "/nick bad name");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."]
+        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"]
     );
     // The old name is free again; a case change of one's own name is fine.
     h.say(bob, "/nick BOB");
@@ -349,7 +349,7 @@ fn clock_time_schedules_use_the_room_zone() {
     h.say(alice, "/schedule 30d far away");
     assert_eq!(
         h.lines(alice),
-        ["[Server]: Messages can be scheduled at most 7days ahead."]
+        ["[Server]: Messages can be scheduled at most 7d ahead."]
     );
 }
 
@@ -567,6 +567,45 @@ fn room_full_turns_newcomers_away() {
         ["[Server]: The chat room is full (2/2). Try again later."]
     );
     assert!(h.closed(waiting));
+}
+
+#[test]
+fn silent_sockets_cannot_keep_newcomers_out() {
+    let cfg = RoomConfig {
+        max_joining: 3,
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let open = |h: &mut Harness, ip: &str| {
+        let key = h.next_key;
+        h.next_key += 1;
+        let addr = format!("{ip}:5000").parse().ok();
+        h.room.open(key, 1000 + key as u64, addr, h.now, &mut h.out);
+        key
+    };
+    let pest: Vec<ConnKey> = (0..2).map(|_| open(&mut h, "10.0.0.66")).collect();
+    let typing = open(&mut h, "10.0.0.7");
+    // The waiting room is full; the next person pushes out the oldest
+    // connection of the address with the most waiting: the pest's.
+    let newcomer = open(&mut h, "10.0.0.8");
+    assert!(h.closed(pest[0]));
+    assert_eq!(
+        h.lines(pest[0]).last().map(String::as_str),
+        Some("[Server]: Too many people are joining right now. Try again in a minute.")
+    );
+    assert!(!h.closed(typing) && !h.closed(newcomer));
+    h.say(typing, "Tara");
+    assert_eq!(
+        h.lines(typing).last().map(String::as_str),
+        Some("[Server]: Welcome, Tara! Type /help for commands.")
+    );
+    // Full again (pest, newcomer, pest): the pest reconnecting only pushes
+    // out its own older socket.
+    let again = open(&mut h, "10.0.0.66");
+    assert!(!h.closed(pest[1]));
+    let third = open(&mut h, "10.0.0.66");
+    assert!(h.closed(pest[1]));
+    assert!(!h.closed(again) && !h.closed(third) && !h.closed(newcomer));
 }
 
 #[test]
@@ -831,11 +870,28 @@ fn search_rate_and_room_wide_cap() {
     h.out.search_queue_full = true;
     h.room
         .search_answer(1, Ok("done".into()), h.now, &mut h.out);
-    h.advance(Duration::from_secs(10));
     h.lines(carol);
+    // Carol's refused question did not use up her turn: no waiting.
     h.say(carol, "/search five");
     assert_eq!(
         h.lines(carol),
         ["[Server]: Too many searches are in progress. Try again in a moment."]
+    );
+    h.out.search_queue_full = false;
+    h.say(carol, "/search six");
+    assert_eq!(h.lines(carol), ["[Search by Carol] six"]);
+}
+
+#[test]
+fn failure_reasons_cannot_paint_terminals() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    h.say(alice, "/search x");
+    h.lines(alice);
+    let reason = "HTTP 429: \x1b[2J\x1b[31mrate\rPWNED \x1b]0;title\x07 limited".to_string();
+    h.room.search_answer(1, Err(reason), h.now, &mut h.out);
+    assert_eq!(
+        h.lines(alice),
+        ["[Server]: Search failed: HTTP 429: ratePWNED  limited"]
     );
 }
