@@ -93,6 +93,15 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1MiB", value_parser = parse_buffer_size, value_name = "BYTES")]
     pub max_outbuf: usize,
 
+    /// Past this many participants, joins and leaves are announced together,
+    /// once per --crowd-interval, instead of one line each.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub crowd_size: u32,
+
+    /// How often a crowded room hears who joined and left.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub crowd_interval: Duration,
+
     /// Start every line sent with [YYYY-MM-DD HH:MM].
     #[arg(long)]
     pub timestamps: bool,

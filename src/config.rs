@@ -146,6 +146,8 @@ impl Config {
                 max_scheduled_total: args.max_scheduled_total as usize,
                 max_schedule_ahead: args.max_schedule_ahead,
                 search: search_rules,
+                crowd_size: args.crowd_size as usize,
+                crowd_interval: args.crowd_interval,
             },
             max_outbuf: args.max_outbuf,
             tcp_keepalive: args.tcp_keepalive.0,

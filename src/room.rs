@@ -53,6 +53,13 @@ pub struct RoomConfig {
     pub max_schedule_ahead: Duration,
     /// `/search`, if a model is configured.
     pub search: Option<SearchRules>,
+    /// Past this many participants, joins and leaves are announced in one
+    /// summary per [`RoomConfig::crowd_interval`] instead of a line each
+    /// (`--crowd-size`): a line each costs N deliveries per person, N² for
+    /// a crowd arriving.
+    pub crowd_size: usize,
+    /// How often a crowded room hears who came and went (`--crowd-interval`).
+    pub crowd_interval: Duration,
 }
 
 /// The room's rules for `/search` (the HTTP side is [`crate::search`]).
@@ -95,6 +102,8 @@ impl Default for RoomConfig {
             max_scheduled_total: 10_000,
             max_schedule_ahead: Duration::from_secs(7 * 24 * 3600),
             search: None,
+            crowd_size: 100,
+            crowd_interval: Duration::from_secs(10),
         }
     }
 }
@@ -173,6 +182,22 @@ enum Timer {
     Idle { key: ConnKey, uid: u64 },
     /// Send scheduled message `id` if it is still pending.
     Send(u64),
+    /// Announce the joins and leaves gathered in a crowded room.
+    Summary,
+}
+
+/// Names shown in a crowd summary before "and N others".
+const SUMMARY_NAMES: usize = 5;
+
+/// Joins and leaves waiting for the next summary.
+#[derive(Debug, Default)]
+struct CrowdNews {
+    /// Who joined since the last summary, in order.
+    joined: Vec<String>,
+    /// Who left since the last summary, in order.
+    left: Vec<String>,
+    /// A [`Timer::Summary`] is set.
+    armed: bool,
 }
 
 /// One connection, from its first byte to its last.
@@ -232,6 +257,8 @@ pub struct Room {
     answers: HashMap<String, (Instant, Rc<[String]>)>,
     /// The next question id.
     next_search: u64,
+    /// Joins and leaves not yet announced in a crowded room.
+    crowd: CrowdNews,
 }
 
 /// A question waiting for the model.
@@ -263,6 +290,7 @@ impl Room {
             in_flight: HashMap::new(),
             answers: HashMap::new(),
             next_search: 1,
+            crowd: CrowdNews::default(),
         };
         let restored: Vec<(u64, jiff::Timestamp)> =
             room.schedules.iter().map(|m| (m.id, m.due)).collect();
@@ -478,6 +506,7 @@ impl Room {
                 }
                 Timer::Idle { key, uid } => self.check_idle(key, uid, now, out),
                 Timer::Send(id) => self.deliver(id, now, out),
+                Timer::Summary => self.summarize(now, out),
             }
         }
     }
@@ -567,8 +596,13 @@ impl Room {
             out,
             format_args!("Welcome, {nick}! Type /help for commands."),
         );
-        let line = self.notice(now, format_args!("{nick} has joined the chat."));
-        self.broadcast(Some(key), &line, out);
+        if self.joined > self.cfg.crowd_size {
+            self.crowd.joined.push(nick.to_string());
+            self.arm_summary(now);
+        } else {
+            let line = self.notice(now, format_args!("{nick} has joined the chat."));
+            self.broadcast(Some(key), &line, out);
+        }
         // The operator's own terminal is never timed out.
         if let (Some(idle), Some(_)) = (self.cfg.idle_timeout, origin) {
             self.arm(now.mono, idle, Timer::Idle { key, uid });
@@ -1067,9 +1101,15 @@ impl Room {
         let Some(nick) = member.nick else {
             return;
         };
-        let line = self.notice(now, format_args!("{nick} has left the chat."));
-        self.broadcast(None, &line, out);
         self.log(now, out, format_args!("leave {nick} ({why})"));
+        // Counted as it was before this departure.
+        if self.joined >= self.cfg.crowd_size {
+            self.crowd.left.push(nick);
+            self.arm_summary(now);
+        } else {
+            let line = self.notice(now, format_args!("{nick} has left the chat."));
+            self.broadcast(None, &line, out);
+        }
         if self.admin.is_none() {
             if let Some(heir) = self
                 .keys()
@@ -1084,6 +1124,29 @@ impl Room {
                 self.broadcast(None, &line, out);
                 self.log(now, out, format_args!("admin {heir_nick}"));
             }
+        }
+    }
+
+    fn arm_summary(&mut self, now: Now) {
+        if !self.crowd.armed {
+            self.crowd.armed = true;
+            self.arm(now.mono, self.cfg.crowd_interval, Timer::Summary);
+        }
+    }
+
+    /// One line for everyone who joined and one for everyone who left since
+    /// the last summary: O(N) per interval, however many came and went.
+    fn summarize(&mut self, now: Now, out: &mut dyn Outbox) {
+        let news = std::mem::take(&mut self.crowd);
+        if !news.joined.is_empty() {
+            let (count, names) = (news.joined.len(), name_list(&news.joined));
+            let line = self.notice(now, format_args!("{count} joined the chat: {names}."));
+            self.broadcast(None, &line, out);
+        }
+        if !news.left.is_empty() {
+            let (count, names) = (news.left.len(), name_list(&news.left));
+            let line = self.notice(now, format_args!("{count} left the chat: {names}."));
+            self.broadcast(None, &line, out);
         }
     }
 
@@ -1284,6 +1347,20 @@ impl Room {
             out.log(format!("{} {event}", self.clock.rfc3339(now.wall)));
         }
     }
+}
+
+/// `Alice, Bob, Carol, Dave, Eve and 32 others`.
+fn name_list(names: &[String]) -> String {
+    let shown = names.len().min(SUMMARY_NAMES);
+    let mut text = names[..shown].join(", ");
+    match names.len() - shown {
+        0 => {}
+        1 => text.push_str(" and 1 other"),
+        more => {
+            let _ = write!(text, " and {more} others");
+        }
+    }
+    text
 }
 
 /// The form of a question used to recognise it again: case and spacing do

@@ -609,6 +609,52 @@ fn silent_sockets_cannot_keep_newcomers_out() {
 }
 
 #[test]
+fn a_crowd_hears_joins_and_leaves_in_summaries() {
+    let cfg = RoomConfig {
+        crowd_size: 3,
+        crowd_interval: Duration::from_secs(10),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let first = h.join("A");
+    h.join("B");
+    let c = h.join("C");
+    assert_eq!(
+        h.lines(first),
+        [
+            "[Server]: B has joined the chat.",
+            "[Server]: C has joined the chat."
+        ]
+    );
+    let names = ["D", "E", "F", "G", "H", "I", "J"];
+    let keys: Vec<ConnKey> = names.iter().map(|n| h.join(n)).collect();
+    h.room.gone(keys[0], Gone::Closed, h.now, &mut h.out);
+    assert!(h.lines(first).is_empty(), "nothing until the summary");
+    h.advance(Duration::from_secs(10));
+    assert_eq!(
+        h.lines(first),
+        [
+            "[Server]: 7 joined the chat: D, E, F, G, H and 2 others.",
+            "[Server]: 1 left the chat: D."
+        ]
+    );
+    for key in &keys[1..] {
+        h.room.gone(*key, Gone::Closed, h.now, &mut h.out);
+    }
+    h.advance(Duration::from_secs(10));
+    assert_eq!(
+        h.lines(first),
+        ["[Server]: 6 left the chat: E, F, G, H, I and 1 other."]
+    );
+    // No longer a crowd: one line each again.
+    h.room.gone(c, Gone::Closed, h.now, &mut h.out);
+    assert_eq!(h.lines(first), ["[Server]: C has left the chat."]);
+    let late = h.join("K");
+    h.lines(late);
+    assert_eq!(h.lines(first), ["[Server]: K has joined the chat."]);
+}
+
+#[test]
 fn login_and_idle_timeouts() {
     let cfg = RoomConfig {
         login_timeout: Duration::from_secs(60),
