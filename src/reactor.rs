@@ -328,6 +328,21 @@ struct Udp {
 }
 
 impl Udp {
+    /// Watches the socket for writability too, or no longer.
+    fn watch(&mut self, registry: &mio::Registry, writable: bool) {
+        if self.writable == writable {
+            return;
+        }
+        self.writable = writable;
+        // Through the descriptor: the socket is shared (`Rc`), and mio's own
+        // `reregister` wants it `&mut`.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.socket);
+        if let Err(e) = registry.reregister(&mut mio::unix::SourceFd(&fd), UDP, interest(writable))
+        {
+            log::warn!("udp: cannot change what is watched on the socket: {e}");
+        }
+    }
+
     /// How often silent participants are looked for: a quarter of the
     /// allowed silence, so one is removed at most 25 % late.
     fn sweep_every(&self) -> Duration {
@@ -1029,18 +1044,7 @@ impl Reactor {
             return;
         };
         udp.blocked.push(key);
-        if !udp.writable {
-            udp.writable = true;
-            let socket = Rc::clone(&udp.socket);
-            // Registered through a clone of the handle: mio needs `&mut`.
-            if let Err(e) = self.poll.registry().reregister(
-                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*socket)),
-                UDP,
-                interest(true),
-            ) {
-                log::warn!("udp: cannot wait for the socket: {e}");
-            }
-        }
+        udp.watch(self.poll.registry(), true);
     }
 
     /// The UDP socket takes output again: retry the waiting participants.
@@ -1049,17 +1053,7 @@ impl Reactor {
             return;
         };
         let waiting = std::mem::take(&mut udp.blocked);
-        if udp.writable {
-            udp.writable = false;
-            let socket = Rc::clone(&udp.socket);
-            if let Err(e) = self.poll.registry().reregister(
-                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*socket)),
-                UDP,
-                interest(false),
-            ) {
-                log::warn!("udp: cannot watch the socket: {e}");
-            }
-        }
+        udp.watch(self.poll.registry(), false);
         for key in waiting {
             self.io.mark_dirty(key);
         }
