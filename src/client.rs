@@ -270,6 +270,10 @@ impl Session {
         let mut received = Vec::new();
         let mut typed = Vec::new();
         loop {
+            // What the last turn (or start(): HELO, /encoding) left to do.
+            if let Some(end) = self.end_turn()? {
+                return Ok(end);
+            }
             let now = Instant::now();
             let timeout = self.timeout(now);
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -308,20 +312,23 @@ impl Session {
                 self.begin_close();
             }
             self.timers(Instant::now())?;
-            if let Err(e) = self.transport.flush(self.poll.registry(), SERVER) {
-                let end = self.failed(e)?;
-                self.end.get_or_insert(end);
-            }
-            if let Err(e) = self.transcript.flush() {
-                self.transcript_failed(&e);
-            }
-            self.screen
-                .flush()
-                .context("cannot write to standard output")?;
-            if let Some(end) = self.end.take() {
-                return Ok(end);
-            }
         }
+    }
+
+    /// Sends what was queued, writes out the screen and the transcript;
+    /// returns the end if one was decided.
+    fn end_turn(&mut self) -> anyhow::Result<Option<End>> {
+        if let Err(e) = self.transport.flush(self.poll.registry(), SERVER) {
+            let end = self.failed(e)?;
+            self.end.get_or_insert(end);
+        }
+        if let Err(e) = self.transcript.flush() {
+            self.transcript_failed(&e);
+        }
+        self.screen
+            .flush()
+            .context("cannot write to standard output")?;
+        Ok(self.end.take())
     }
 
     /// How long the next poll may wait.
