@@ -222,7 +222,8 @@ impl Session {
         } else {
             None
         };
-        let screen = Screen::open(mode, colour).context("cannot set up the terminal")?;
+        let screen =
+            Screen::open(mode, colour, args.max_line).context("cannot set up the terminal")?;
 
         let transcript = Transcript::new((!args.no_log).then(|| args.log_dir.clone()));
         let mut session = Session {
@@ -349,7 +350,8 @@ impl Session {
     /// Deadlines: the wait after leaving, the UDP answer and keep-alive.
     fn timers(&mut self, now: Instant) -> anyhow::Result<()> {
         if self.closing.is_some_and(|at| now >= at) {
-            self.end.get_or_insert(End::Left);
+            let end = self.closed_end(None);
+            self.end.get_or_insert(end);
         }
         if self.transport.is_udp() {
             if !self.heard && now >= self.started + self.args.connect_timeout {
@@ -382,13 +384,7 @@ impl Session {
             Ok(Drained::More) => {}
             Ok(Drained::Closed) => {
                 self.server_ready = false;
-                let end = if self.kicked {
-                    End::Kicked
-                } else if self.leaving || self.closing.is_some() {
-                    End::Left
-                } else {
-                    End::Lost(None)
-                };
+                let end = self.closed_end(None);
                 self.end.get_or_insert(end);
             }
             Err(e) => {
@@ -412,13 +408,19 @@ impl Session {
                 self.label
             ));
         }
-        Ok(if self.kicked {
+        Ok(self.closed_end(Some(e)))
+    }
+
+    /// The end when the connection closes (or failed with `error`): a
+    /// kick, the user leaving, or a loss.
+    fn closed_end(&self, error: Option<io::Error>) -> End {
+        if self.kicked {
             End::Kicked
         } else if self.leaving || self.closing.is_some() {
             End::Left
         } else {
-            End::Lost(Some(e))
-        })
+            End::Lost(error)
+        }
     }
 
     /// One line (or an over-long one) from the server.
@@ -437,7 +439,8 @@ impl Session {
         let text = sanitize(&self.incoming.decode(&bytes)).into_owned();
         self.screen.show(&text);
         self.record(&text);
-        match server_line::parse(&text) {
+        let event = server_line::parse(&text);
+        match event {
             Event::Greeting => {
                 // Over UDP a server that forgot us greets again: log in anew.
                 self.nick = None;
@@ -471,16 +474,17 @@ impl Session {
                 self.wire = encoding;
                 self.incoming = Charset::fixed(encoding);
             }
-            Event::Bye => {
-                self.leaving = true;
+            // The server closes next. UDP has no close to wait for; over
+            // TCP, close our side too, and stop waiting after --close-wait
+            // should the server not close.
+            Event::Bye | Event::Kicked => {
+                self.leaving |= event == Event::Bye;
+                self.kicked |= event == Event::Kicked;
                 if self.transport.is_udp() {
-                    self.end.get_or_insert(End::Left);
-                }
-            }
-            Event::Kicked => {
-                self.kicked = true;
-                if self.transport.is_udp() {
-                    self.end.get_or_insert(End::Kicked);
+                    let end = self.closed_end(None);
+                    self.end.get_or_insert(end);
+                } else {
+                    self.begin_close();
                 }
             }
             Event::Closing => {
@@ -574,7 +578,8 @@ impl Session {
     /// for the server either.
     fn quit(&mut self) {
         if self.closing.is_some() {
-            self.end.get_or_insert(End::Left);
+            let end = self.closed_end(None);
+            self.end.get_or_insert(end);
         } else {
             self.held.clear();
             self.begin_close();

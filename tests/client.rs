@@ -322,6 +322,32 @@ fn cp949_mode_speaks_cp949_on_the_wire() {
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
+/// After `Bye` the client closes its side and, should the server not
+/// close, stops waiting after --close-wait.
+#[test]
+fn bye_ends_the_session_even_if_the_server_lingers() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let mut client = ChatClient::start(&[&addr, "--close-wait", "200ms"]);
+    let (stream, _) = listener.accept().expect("accept");
+    stream
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
+    let mut server = stream.try_clone().expect("clone");
+    let mut wire = Wire(BufReader::new(stream));
+    server
+        .write_all(b"[Server]: Welcome, Bob! Type /help for commands.\n")
+        .expect("send");
+    client.send("/exit");
+    assert_eq!(wire.line().as_deref(), Some(&b"/exit"[..]));
+    server.write_all(b"[Server]: Bye, Bob!\n").expect("send");
+    assert_eq!(wire.line(), None, "the client closed its side");
+    // The server keeps its side open; the client goes anyway.
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    client.until("[Server]: Bye, Bob!");
+}
+
 /// The UDP transport against a fake server: HELO first, one line per
 /// datagram each way, keep-alives, `/exit` at the end of input.
 #[test]

@@ -169,10 +169,15 @@ pub enum Edit {
 }
 
 /// The line being typed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Editor {
     /// The characters typed so far.
     text: Vec<char>,
+    /// Their length in UTF-8 bytes, kept up to date for the limit.
+    bytes: usize,
+    /// The longest line, in UTF-8 bytes (`--max-line`): a huge paste stops
+    /// there instead of growing without end.
+    limit: usize,
     /// Where the next character goes, as an index into `text`.
     cursor: usize,
     /// The first character shown when the line is wider than the row:
@@ -190,11 +195,23 @@ pub struct View {
 }
 
 impl Editor {
+    /// An empty line that may grow to `limit` bytes.
+    pub fn new(limit: usize) -> Editor {
+        Editor {
+            text: Vec::new(),
+            bytes: 0,
+            limit,
+            cursor: 0,
+            scroll: 0,
+        }
+    }
+
     /// Applies one key.
     pub fn apply(&mut self, key: Key) -> Edit {
         match key {
-            Key::Char(c) => {
+            Key::Char(c) if self.bytes + c.len_utf8() <= self.limit => {
                 self.text.insert(self.cursor, c);
+                self.bytes += c.len_utf8();
                 self.cursor += 1;
             }
             Key::Enter => {
@@ -202,16 +219,17 @@ impl Editor {
                     return Edit::Changed;
                 }
                 let line = self.text.drain(..).collect();
+                self.bytes = 0;
                 self.cursor = 0;
                 self.scroll = 0;
                 return Edit::Submit(line);
             }
             Key::Backspace if self.cursor > 0 => {
                 self.cursor -= 1;
-                self.text.remove(self.cursor);
+                self.bytes -= self.text.remove(self.cursor).len_utf8();
             }
             Key::Delete if self.cursor < self.text.len() => {
-                self.text.remove(self.cursor);
+                self.bytes -= self.text.remove(self.cursor).len_utf8();
             }
             Key::Left => self.cursor = self.cursor.saturating_sub(1),
             Key::Right => self.cursor = (self.cursor + 1).min(self.text.len()),
@@ -219,6 +237,7 @@ impl Editor {
             Key::End => self.cursor = self.text.len(),
             Key::Clear => {
                 self.text.clear();
+                self.bytes = 0;
                 self.cursor = 0;
             }
             Key::DeleteWord => {
@@ -229,12 +248,18 @@ impl Editor {
                 while start > 0 && self.text[start - 1] != ' ' {
                     start -= 1;
                 }
-                self.text.drain(start..self.cursor);
+                let gone: usize = self
+                    .text
+                    .drain(start..self.cursor)
+                    .map(char::len_utf8)
+                    .sum();
+                self.bytes -= gone;
                 self.cursor = start;
             }
             Key::Interrupt => return Edit::Quit,
             Key::EndOfInput if self.text.is_empty() => return Edit::Quit,
-            Key::Backspace | Key::Delete | Key::EndOfInput => {}
+            // Over the limit, or nothing to delete.
+            Key::Char(_) | Key::Backspace | Key::Delete | Key::EndOfInput => {}
         }
         Edit::Changed
     }
@@ -255,7 +280,11 @@ impl Editor {
             self.scroll = 0;
         }
         self.scroll = self.scroll.min(self.cursor);
-        while self.scroll < self.cursor && width(&self.text[self.scroll..self.cursor]) >= columns {
+        // Scroll right until the cursor is in sight; one pass, not a
+        // rescan per step (a long pasted line would make that quadratic).
+        let mut before_cursor = width(&self.text[self.scroll..self.cursor]);
+        while self.scroll < self.cursor && before_cursor >= columns {
+            before_cursor -= char_width(self.text[self.scroll]);
             self.scroll += 1;
         }
         let mut text = String::new();
@@ -270,7 +299,7 @@ impl Editor {
         }
         View {
             text,
-            cursor: width(&self.text[self.scroll..self.cursor]),
+            cursor: before_cursor,
         }
     }
 }
@@ -347,7 +376,7 @@ mod tests {
 
     #[test]
     fn editing_and_submitting() {
-        let mut editor = Editor::default();
+        let mut editor = Editor::new(1024);
         typed(&mut editor, "helo");
         editor.apply(Key::Left);
         editor.apply(Key::Char('l'));
@@ -370,8 +399,20 @@ mod tests {
     }
 
     #[test]
+    fn the_line_stops_growing_at_the_limit() {
+        let mut editor = Editor::new(7);
+        typed(&mut editor, "ab한글x");
+        // 2 + 3 + 3 would be 8 bytes: 글 is refused, the x still fits.
+        assert_eq!(editor.apply(Key::Enter), Edit::Submit("ab한x".into()));
+        typed(&mut editor, "한글");
+        editor.apply(Key::Backspace);
+        typed(&mut editor, "x");
+        assert_eq!(editor.apply(Key::Enter), Edit::Submit("한x".into()));
+    }
+
+    #[test]
     fn view_follows_the_cursor_on_a_narrow_row() {
-        let mut editor = Editor::default();
+        let mut editor = Editor::new(1024);
         typed(&mut editor, "abc");
         assert_eq!(
             editor.view(10),
@@ -396,7 +437,7 @@ mod tests {
 
     #[test]
     fn wide_characters_count_two_columns_and_never_straddle_the_edge() {
-        let mut editor = Editor::default();
+        let mut editor = Editor::new(1024);
         typed(&mut editor, "가나다라마");
         let view = editor.view(7);
         // The cursor sits after 마: 다라마 is 6 columns, the 7th is the cursor's.

@@ -79,14 +79,14 @@ impl Screen {
     /// # Errors
     ///
     /// The terminal refuses raw mode.
-    pub fn open(mode: Mode, colour: bool) -> io::Result<Screen> {
+    pub fn open(mode: Mode, colour: bool, max_line: usize) -> io::Result<Screen> {
         let mut screen = Screen {
             mode,
             colour,
             buf: Vec::with_capacity(4096),
             raw: false,
             keys: Keys::default(),
-            editor: Editor::default(),
+            editor: Editor::new(max_line),
             nick: None,
             typing: mode == Mode::Interactive,
             drawn: false,
