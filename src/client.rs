@@ -33,7 +33,6 @@ pub mod transport;
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read};
-use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -44,6 +43,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 use crate::charset::{Charset, Encoding};
 use crate::cli::ConnectArgs;
 use crate::codec::{Frame, Frames, LineCodec};
+use crate::signals;
 use crate::text::sanitize;
 use login::AutoNick;
 use screen::{Mode, Screen, Typed};
@@ -85,7 +85,6 @@ enum End {
 /// Runs `suda connect`: one line on standard error and a non-zero exit
 /// code when it goes wrong.
 pub fn run(args: ConnectArgs) -> ExitCode {
-    let connect_timeout = args.connect_timeout;
     // The session (and with it raw mode) is over before anything is printed.
     let end = Session::start(args).and_then(Session::run);
     match end {
@@ -99,8 +98,7 @@ pub fn run(args: ConnectArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(End::Lost(Some(e))) => {
-            let why = transport::describe(&e, connect_timeout);
-            eprintln!("suda: Connection lost: {why}.");
+            eprintln!("suda: Connection lost: {}.", transport::describe(&e));
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -211,11 +209,12 @@ impl Session {
         // https://no-color.org: set and not empty means no colours.
         let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
 
-        let mut stop = signal_pipe(&[SIGINT, SIGTERM, SIGHUP]).context("cannot set up signals")?;
+        let mut stop =
+            signals::pipe(&[SIGINT, SIGTERM, SIGHUP]).context("cannot set up signals")?;
         poll.registry()
             .register(&mut stop, STOP, Interest::READABLE)?;
         let resize = if mode == Mode::Interactive {
-            let mut resize = signal_pipe(&[SIGWINCH]).context("cannot set up signals")?;
+            let mut resize = signals::pipe(&[SIGWINCH]).context("cannot set up signals")?;
             poll.registry()
                 .register(&mut resize, RESIZE, Interest::READABLE)?;
             Some(resize)
@@ -692,19 +691,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// A self-pipe for `signals`: the handler only writes a byte, the loop
-/// polls the other end.
-fn signal_pipe(signals: &[i32]) -> io::Result<mio::net::UnixStream> {
-    let (read, write) = UnixStream::pair()?;
-    read.set_nonblocking(true)?;
-    // A full pipe must not block the handler: one byte is enough to wake us.
-    write.set_nonblocking(true)?;
-    for &signal in signals {
-        signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
-    }
-    Ok(mio::net::UnixStream::from_std(read))
 }
 
 /// Empties a self-pipe (edge-triggered: else no further wake-up).
