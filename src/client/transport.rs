@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use mio::event::Source;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
@@ -121,15 +122,13 @@ impl Target {
     }
 }
 
-/// Says what went wrong with a connection in the words of the contract.
-pub fn describe(e: &io::Error, timeout: Duration) -> String {
+/// Says what went wrong with a connection, in a few words.
+pub fn describe(e: &io::Error) -> String {
     use io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused => "connection refused".into(),
         K::ConnectionReset => "connection reset".into(),
-        K::TimedOut | K::WouldBlock => {
-            format!("no answer within {}", humantime::format_duration(timeout))
-        }
+        K::TimedOut => "timed out".into(),
         K::HostUnreachable => "host unreachable".into(),
         K::NetworkUnreachable => "network unreachable".into(),
         K::AddrNotAvailable => "address not available".into(),
@@ -198,7 +197,7 @@ impl Transport {
                         .set_nonblocking(true)
                         .and_then(|()| stream.set_nodelay(true));
                     if let Err(e) = setup {
-                        return Err(describe(&e, timeout));
+                        return Err(describe(&e));
                     }
                     return Ok(Transport::Tcp(Tcp {
                         stream: TcpStream::from_std(stream),
@@ -211,10 +210,16 @@ impl Transport {
                         closed: false,
                     }));
                 }
-                Err(e) => last = Some(e),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    last = Some(format!(
+                        "no answer within {}",
+                        humantime::format_duration(timeout)
+                    ));
+                }
+                Err(e) => last = Some(describe(&e)),
             }
         }
-        Err(last.map_or_else(|| "host not found".into(), |e| describe(&e, timeout)))
+        Err(last.unwrap_or_else(|| "host not found".into()))
     }
 
     /// Opens a UDP socket connected to the first address. Nothing is sent:
@@ -224,7 +229,9 @@ impl Transport {
     ///
     /// The socket cannot be opened or connected.
     pub fn udp(target: &Target) -> Result<Transport, String> {
-        let addr = target.addrs[0];
+        let Some(&addr) = target.addrs.first() else {
+            return Err("host not found".into());
+        };
         let local: SocketAddr = if addr.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
@@ -236,7 +243,7 @@ impl Transport {
             socket.set_nonblocking(true)?;
             Ok(socket)
         };
-        let socket = open().map_err(|e| describe(&e, Duration::ZERO))?;
+        let socket = open().map_err(|e| describe(&e))?;
         Ok(Transport::Udp(Udp {
             socket: UdpSocket::from_std(socket),
             buf: vec![0; 64 * 1024].into_boxed_slice(),
@@ -383,15 +390,13 @@ impl Tcp {
         }
         self.sendq.drain(..sent);
         let waiting = !self.sendq.is_empty();
-        if waiting != self.writable {
-            let interest = if waiting {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            registry.reregister(&mut self.stream, token, interest)?;
-            self.writable = waiting;
-        }
+        want_writable(
+            &mut self.stream,
+            registry,
+            token,
+            &mut self.writable,
+            waiting,
+        )?;
         if !waiting && self.close_when_sent && !self.closed {
             self.closed = true;
             // Already closed by the server: its EOF is on the way to us.
@@ -433,17 +438,35 @@ impl Udp {
             }
         }
         let waiting = !self.outq.is_empty();
-        if waiting != self.writable {
-            let interest = if waiting {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            registry.reregister(&mut self.socket, token, interest)?;
-            self.writable = waiting;
-        }
-        Ok(())
+        want_writable(
+            &mut self.socket,
+            registry,
+            token,
+            &mut self.writable,
+            waiting,
+        )
     }
+}
+
+/// Registers WRITABLE while output waits (`waiting`) and drops it when
+/// the queue is empty; `writable` remembers which is registered.
+fn want_writable(
+    source: &mut impl Source,
+    registry: &Registry,
+    token: Token,
+    writable: &mut bool,
+    waiting: bool,
+) -> io::Result<()> {
+    if waiting != *writable {
+        let interest = if waiting {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        registry.reregister(source, token, interest)?;
+        *writable = waiting;
+    }
+    Ok(())
 }
 
 fn collect(frames: &Frames, out: &mut Vec<Received>) {
