@@ -265,13 +265,42 @@ fn cp949_and_utf8_clients_exchange_hangul() {
     cheolsu.expect("영희 >> 웃음 ?");
 }
 
-/// Reads `\n`-terminated lines from a fake peer's socket, with a deadline.
-struct Wire(BufReader<TcpStream>);
+/// A fake server on a loopback TCP port, for tests that must see the
+/// bytes on the wire.
+struct FakeServer {
+    /// Where the test's lines go to the client.
+    out: TcpStream,
+    /// What the client sends, read line by line with a deadline.
+    wire: BufReader<TcpStream>,
+}
 
-impl Wire {
+impl FakeServer {
+    /// Starts `suda connect` with `args` to a fresh port and accepts it.
+    fn with_client(args: &[&str]) -> (FakeServer, ChatClient) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let mut all = vec![addr.as_str()];
+        all.extend_from_slice(args);
+        let client = ChatClient::start(&all);
+        let (stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        let out = stream.try_clone().expect("clone");
+        let wire = BufReader::new(stream);
+        (FakeServer { out, wire }, client)
+    }
+
+    /// Sends bytes to the client as they are.
+    fn say(&mut self, bytes: &[u8]) {
+        self.out.write_all(bytes).expect("send");
+    }
+
+    /// The next line the client sent (without `\n`), or `None` once it
+    /// closed its side.
     fn line(&mut self) -> Option<Vec<u8>> {
         let mut line = Vec::new();
-        match self.0.read_until(b'\n', &mut line) {
+        match self.wire.read_until(b'\n', &mut line) {
             Ok(0) => None,
             Ok(_) => {
                 assert_eq!(line.pop(), Some(b'\n'), "line end");
@@ -286,38 +315,26 @@ impl Wire {
 /// What `--encoding cp949` puts on the wire, seen by a fake server.
 #[test]
 fn cp949_mode_speaks_cp949_on_the_wire() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let mut client = ChatClient::start(&[&addr, "--nick", "철수", "--encoding", "cp949"]);
-    let (stream, _) = listener.accept().expect("accept");
-    stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .expect("timeout");
-    let mut server = stream.try_clone().expect("clone");
-    let mut wire = Wire(BufReader::new(stream));
-
-    server
-        .write_all(format!("{WELCOME}\n{PROMPT}\n").as_bytes())
-        .expect("send");
-    assert_eq!(wire.line().as_deref(), Some(&b"/encoding cp949"[..]));
-    server
-        .write_all(b"[Server]: Your encoding is now CP949.\n")
-        .expect("send");
-    assert_eq!(wire.line(), Some(cp949("철수")));
-    let mut lines = cp949("[Server]: Welcome, 철수! Type /help for commands.\n");
-    lines.extend(cp949("영희 >> 안녕하세요\n"));
-    server.write_all(&lines).expect("send");
+    let (mut server, mut client) =
+        FakeServer::with_client(&["--nick", "철수", "--encoding", "cp949"]);
+    server.say(format!("{WELCOME}\n{PROMPT}\n").as_bytes());
+    assert_eq!(server.line().as_deref(), Some(&b"/encoding cp949"[..]));
+    server.say(b"[Server]: Your encoding is now CP949.\n");
+    assert_eq!(server.line(), Some(cp949("철수")));
+    server.say(&cp949(
+        "[Server]: Welcome, 철수! Type /help for commands.\n",
+    ));
+    server.say(&cp949("영희 >> 안녕하세요\n"));
 
     client.until("[Server]: Welcome, 철수! Type /help for commands.");
     client.expect("영희 >> 안녕하세요");
     client.send("반갑습니다");
-    assert_eq!(wire.line(), Some(cp949("반갑습니다")));
+    assert_eq!(server.line(), Some(cp949("반갑습니다")));
 
     // End of input: our side of the connection is shut down.
     client.close_stdin();
-    assert_eq!(wire.line(), None);
+    assert_eq!(server.line(), None);
     drop(server);
-    drop(wire);
     let (status, stderr) = client.finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
@@ -326,23 +343,14 @@ fn cp949_mode_speaks_cp949_on_the_wire() {
 /// close, stops waiting after --close-wait.
 #[test]
 fn bye_ends_the_session_even_if_the_server_lingers() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let mut client = ChatClient::start(&[&addr, "--close-wait", "200ms"]);
-    let (stream, _) = listener.accept().expect("accept");
-    stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .expect("timeout");
-    let mut server = stream.try_clone().expect("clone");
-    let mut wire = Wire(BufReader::new(stream));
-    server
-        .write_all(b"[Server]: Welcome, Bob! Type /help for commands.\n")
-        .expect("send");
+    let (mut server, mut client) = FakeServer::with_client(&["--close-wait", "200ms"]);
+    server.say(b"[Server]: Welcome, Bob! Type /help for commands.\n");
     client.send("/exit");
-    assert_eq!(wire.line().as_deref(), Some(&b"/exit"[..]));
-    server.write_all(b"[Server]: Bye, Bob!\n").expect("send");
-    assert_eq!(wire.line(), None, "the client closed its side");
-    // The server keeps its side open; the client goes anyway.
+    assert_eq!(server.line().as_deref(), Some(&b"/exit"[..]));
+    server.say(b"[Server]: Bye, Bob!\n");
+    assert_eq!(server.line(), None, "the client closed its side");
+    // The server keeps its side open (it lives to the end of the test):
+    // only the --close-wait deadline can end the client.
     let (status, stderr) = client.finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
     client.until("[Server]: Bye, Bob!");
