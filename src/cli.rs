@@ -1,4 +1,4 @@
-//! The command line: `suda serve ...`.
+//! The command line: `suda serve ...` and `suda connect ...`.
 //!
 //! clap turns the doc comments below into `--help`. Every limit is a flag
 //! with a default that suits a class on a small VM. Values are checked
@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the chat server.
     Serve(Box<ServeArgs>),
+    /// Join a chat server from this terminal.
+    Connect(Box<ConnectArgs>),
 }
 
 /// `suda serve`.
@@ -189,6 +191,61 @@ pub struct ServeArgs {
     pub verbosity: Option<log::LevelFilter>,
 }
 
+/// `suda connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The server, as HOST:PORT (port 9999 if left out).
+    #[arg(default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
+    pub server: String,
+
+    /// Answer the nickname prompt with NICK.
+    #[arg(long, value_parser = parse_nick, value_name = "NICK")]
+    pub nick: Option<String>,
+
+    /// If --nick is taken, try NICK_2, NICK_3, ... this many times before
+    /// asking you (0: ask at once).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub nick_retries: u32,
+
+    /// What goes over the wire: utf-8, or cp949 like a legacy Windows
+    /// client. Your terminal stays UTF-8 either way.
+    #[arg(long, default_value = "utf-8", value_parser = parse_encoding, value_name = "utf-8|cp949")]
+    pub encoding: Encoding,
+
+    /// Folder for the transcript, <nick>_chat_log.txt.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub log_dir: PathBuf,
+
+    /// Keep no transcript.
+    #[arg(long)]
+    pub no_log: bool,
+
+    /// Talk to the server over UDP (one datagram per line) instead of TCP.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// With --udp: send a keep-alive after this much silence, so the
+    /// server (which drops silent UDP clients after --udp-idle, 2m by
+    /// default) keeps us.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub keepalive: Duration,
+
+    /// Give up connecting (or, over UDP, hearing from the server) after this long.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+
+    /// After you leave (end of input, Ctrl-D), wait this long at most for
+    /// the server's last lines.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub close_wait: Duration,
+
+    /// Longest line taken from the server or from standard input; the
+    /// server's own lines are at most its --max-line (1MiB at most) plus a
+    /// nickname.
+    #[arg(long, default_value = "2MiB", value_parser = parse_client_line_size, value_name = "BYTES")]
+    pub max_line: usize,
+}
+
 /// What the model is told about its job, unless `--search-system` says otherwise.
 pub const DEFAULT_SEARCH_SYSTEM: &str = "You answer questions asked in a group chat. \
 Answer briefly (at most a few sentences), in plain text without Markdown, \
@@ -268,6 +325,31 @@ fn parse_buffer_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A duration that is not zero (a zero keep-alive would spin).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        duration if duration.is_zero() => Err("must be more than zero".into()),
+        duration => Ok(duration),
+    }
+}
+
+/// The client's `--max-line`: at least a few server lines' worth.
+fn parse_client_line_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 1024 => Err("must be at least 1KiB".into()),
+        size => Ok(size),
+    }
+}
+
+/// `--nick`: checked here, so a typo fails before connecting.
+fn parse_nick(text: &str) -> Result<String, String> {
+    if crate::text::valid_nick(text) {
+        Ok(text.to_string())
+    } else {
+        Err("use 1-16 letters, digits, _ or - (and not \"Server\")".into())
+    }
+}
+
 fn parse_zone(text: &str) -> Result<TimeZone, String> {
     if text.trim().eq_ignore_ascii_case("local") {
         // Falls back to UTC (with a warning) where the system zone is unknown.
@@ -291,8 +373,49 @@ mod tests {
             Ok(Cli {
                 command: Command::Serve(args),
             }) => Ok(*args),
+            Ok(_) => Err("not serve".into()),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn connect(args: &[&str]) -> Result<ConnectArgs, String> {
+        let mut argv = vec!["suda", "connect"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Connect(args),
+            }) => Ok(*args),
+            Ok(_) => Err("not connect".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn connect_defaults() {
+        let args = connect(&[]).expect("defaults parse");
+        assert_eq!(args.server, "127.0.0.1:9999");
+        assert_eq!(args.encoding, Encoding::Utf8);
+        assert_eq!(args.keepalive, Duration::from_secs(30));
+        assert_eq!(args.log_dir, PathBuf::from("."));
+        assert!(!args.udp && !args.no_log && args.nick.is_none());
+    }
+
+    #[test]
+    fn connect_refuses_bad_values_with_the_flag_named() {
+        for (flag, value) in [
+            ("--nick", "two words"),
+            ("--nick", "server"),
+            ("--encoding", "latin1"),
+            ("--keepalive", "0s"),
+            ("--max-line", "10"),
+        ] {
+            let err = connect(&[flag, value]).expect_err(flag);
+            assert!(err.contains(flag), "{err}");
+        }
+        let args =
+            connect(&["localhost:1234", "--nick", "민수", "--encoding", "cp949"]).expect("parse");
+        assert_eq!(args.nick.as_deref(), Some("민수"));
+        assert_eq!(args.encoding, Encoding::Cp949);
     }
 
     #[test]

@@ -25,12 +25,19 @@
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //! - [`serve`]: startup (bind, load state, open the log), then the reactor.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
+//!
+//! The client, `suda connect`, is one thread too: a mio loop over the
+//! connection (TCP or UDP) and the keyboard.
+//!
+//! - [`client`]: the loop, the terminal display, the nickname answers, the
+//!   personal transcript.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod charset;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod command;

@@ -15,11 +15,23 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 ///
 /// The socket pair or the handlers cannot be set up.
 pub fn install() -> io::Result<mio::net::UnixStream> {
+    pipe(&[SIGINT, SIGTERM])
+}
+
+/// A self-pipe for `signals`: each one writes a byte to a socket whose
+/// other end, returned here, a mio loop polls. (The client uses it for
+/// its own set: leaving on SIGHUP too, redrawing on SIGWINCH.)
+///
+/// # Errors
+///
+/// The socket pair or the handlers cannot be set up.
+pub fn pipe(signals: &[libc::c_int]) -> io::Result<mio::net::UnixStream> {
     let (read, write) = UnixStream::pair()?;
     read.set_nonblocking(true)?;
     // A full pipe must not block the handler: the reactor only needs one byte.
     write.set_nonblocking(true)?;
-    signal_hook::low_level::pipe::register(SIGINT, write.try_clone()?)?;
-    signal_hook::low_level::pipe::register(SIGTERM, write)?;
+    for &signal in signals {
+        signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+    }
     Ok(mio::net::UnixStream::from_std(read))
 }

@@ -387,3 +387,122 @@ impl Client {
         &self.stream
     }
 }
+
+/// A running `suda connect` with piped standard input and output (so in
+/// plain mode: lines as the server sent them), killed when dropped.
+pub struct ChatClient {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// What the client printed.
+    pub stdout: Lines<ChildStdout>,
+    /// Standard error, whole, once the client closes it.
+    stderr: Receiver<String>,
+}
+
+impl ChatClient {
+    /// Starts `suda connect ARGS`. Without `--log-dir` in `args`, the
+    /// transcript is turned off so no test writes in the working folder.
+    pub fn start(args: &[&str]) -> ChatClient {
+        let mut command = suda();
+        command.arg("connect").args(args);
+        if !args.contains(&"--log-dir") && !args.contains(&"--no-log") {
+            command.arg("--no-log");
+        }
+        ChatClient::spawn(command, Stdio::piped())
+    }
+
+    /// Starts a prepared command with `stdin` as its standard input.
+    pub fn spawn(mut command: Command, stdin: Stdio) -> ChatClient {
+        let mut child = command
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start suda connect");
+        let stdout = Lines::new(child.stdout.take().expect("stdout"));
+        let mut err = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            let _ = tx.send(text);
+        });
+        ChatClient {
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr: rx,
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write to the client");
+        stdin.flush().expect("flush");
+    }
+
+    /// Ends standard input (Ctrl-D at a terminal, the end of a pipe).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next line printed must be exactly `wanted`.
+    pub fn expect(&mut self, wanted: &str) {
+        assert_eq!(self.stdout.next_line().as_deref(), Some(wanted));
+    }
+
+    /// Reads until the line `wanted`; returns the lines before it.
+    pub fn until(&mut self, wanted: &str) -> Vec<String> {
+        self.stdout.until(wanted)
+    }
+
+    /// Reads past the welcome and the nickname prompt until `nick` is in.
+    pub fn joined(&mut self, nick: &str) {
+        self.until(&format!(
+            "[Server]: Welcome, {nick}! Type /help for commands."
+        ));
+    }
+
+    /// Waits for the client to exit; returns its status and standard error.
+    pub fn finish(&mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "suda connect did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = self
+            .stderr
+            .recv_timeout(READ_TIMEOUT)
+            .expect("standard error closed");
+        (status, stderr)
+    }
+}
+
+impl Drop for ChatClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `suda connect` to this server with extra flags.
+    pub fn chat_client(&self, args: &[&str]) -> ChatClient {
+        let addr = self.addr.to_string();
+        let mut all = vec![addr.as_str()];
+        all.extend_from_slice(args);
+        ChatClient::start(&all)
+    }
+}
+
+/// A loopback port with nothing listening on it (bound, then let go).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}

@@ -1,0 +1,182 @@
+//! The personal transcript: `<nick>_chat_log.txt`, one timestamped line
+//! for each line shown and each message sent.
+//!
+//! The file is named after the nickname the server accepted, which is not
+//! known until the `Welcome, <nick>!` line: the lines before it (the
+//! server's welcome, the nickname questions) wait in memory and open the
+//! file. After a `/rename` the transcript goes on in the new nickname's
+//! file; the rename line is written to both, so each file says where the
+//! conversation went or came from. Files are opened for appending: a
+//! second session under the same nickname adds to the first.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::text::valid_nick;
+
+/// Lines kept before the nickname is known: the welcome and a few
+/// nickname attempts fit easily; a server that talks on and on before
+/// accepting anyone only loses the oldest of them.
+const EARLY_LINES: usize = 64;
+
+/// Where the transcript goes.
+#[derive(Debug)]
+pub struct Transcript {
+    /// The folder (`--log-dir`); `None` when there is no transcript
+    /// (`--no-log`, or writing failed once).
+    dir: Option<PathBuf>,
+    /// The open file, once the nickname is known.
+    file: Option<BufWriter<File>>,
+    /// Timestamped lines waiting for the file to be named.
+    early: Vec<String>,
+}
+
+impl Transcript {
+    /// A transcript in `dir`, or none.
+    pub fn new(dir: Option<PathBuf>) -> Transcript {
+        Transcript {
+            dir,
+            file: None,
+            early: Vec::new(),
+        }
+    }
+
+    /// The file for `nick` in `dir`.
+    pub fn path(dir: &Path, nick: &str) -> PathBuf {
+        dir.join(format!("{nick}_chat_log.txt"))
+    }
+
+    /// Appends one line, stamped with the local date and time.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written; the caller should [`Transcript::stop`].
+    pub fn record(&mut self, line: &str) -> io::Result<()> {
+        if self.dir.is_none() {
+            return Ok(());
+        }
+        let stamped = format!("[{}] {line}\n", super::local_time("%Y-%m-%d %H:%M:%S"));
+        match &mut self.file {
+            Some(file) => file.write_all(stamped.as_bytes()),
+            None => {
+                if self.early.len() == EARLY_LINES {
+                    self.early.remove(0);
+                }
+                self.early.push(stamped);
+                Ok(())
+            }
+        }
+    }
+
+    /// Goes on in `<nick>_chat_log.txt` (after the welcome or a rename).
+    ///
+    /// A nickname that could not name a file (the server should never
+    /// accept one; a fake server might send `../x`) leaves the transcript
+    /// where it was.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or written.
+    pub fn open(&mut self, nick: &str) -> io::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        if !valid_nick(nick) {
+            return Ok(());
+        }
+        let path = Transcript::path(dir, nick);
+        if let Some(mut old) = self.file.take() {
+            old.flush()?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut file = BufWriter::new(file);
+        for line in self.early.drain(..) {
+            file.write_all(line.as_bytes())?;
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Writes out what is buffered (once per turn of the client's loop,
+    /// so a crash loses little and the disk sees one write per burst).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps no transcript from now on (after a write error: the chat
+    /// matters more than its record).
+    pub fn stop(&mut self) {
+        self.dir = None;
+        self.early.clear();
+        if let Some(mut file) = self.file.take() {
+            // Whatever still fits is kept; the error was already reported.
+            let _ = file.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .expect("transcript")
+            .lines()
+            // "[YYYY-MM-DD HH:MM:SS] " is 22 bytes.
+            .map(|line| line[22..].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn early_lines_wait_for_the_nickname_and_renames_switch_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        transcript
+            .record("[Server]: Enter your nickname:")
+            .expect("record");
+        transcript
+            .record("[Server]: Welcome, 민수! Type /help for commands.")
+            .expect("record");
+        transcript.open("민수").expect("open");
+        transcript.record("Bob >> hi").expect("record");
+        let renamed = "[Server]: Your nickname is now \"Minsu\".";
+        transcript.record(renamed).expect("record");
+        transcript.open("Minsu").expect("open");
+        transcript.record(renamed).expect("record");
+        transcript.record("Bob >> welcome back").expect("record");
+        transcript.flush().expect("flush");
+        assert_eq!(
+            lines(&dir.path().join("민수_chat_log.txt")),
+            [
+                "[Server]: Enter your nickname:",
+                "[Server]: Welcome, 민수! Type /help for commands.",
+                "Bob >> hi",
+                renamed,
+            ]
+        );
+        assert_eq!(
+            lines(&dir.path().join("Minsu_chat_log.txt")),
+            [renamed, "Bob >> welcome back"]
+        );
+        let stamp = std::fs::read_to_string(dir.path().join("Minsu_chat_log.txt")).expect("read");
+        assert!(stamp.starts_with("[20") && stamp.as_bytes()[21] == b' ');
+    }
+
+    #[test]
+    fn a_nickname_that_is_not_a_file_name_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut transcript = Transcript::new(Some(dir.path().join("sub")));
+        transcript.open("../escape").expect("ignored");
+        transcript.record("x").expect("record");
+        assert!(!dir.path().join("escape_chat_log.txt").exists());
+    }
+}
