@@ -23,6 +23,29 @@ const SB: u8 = 250;
 /// End of subnegotiation.
 const SE: u8 = 240;
 
+/// The byte a telnet client stood for with a special-key command, for
+/// the commands netkit telnet (Linux's `telnet`) sends in place of its
+/// default terminal keys.
+///
+/// netkit telnet checks each typed byte against those keys with the high
+/// bit masked off, even with `-8`. So the second byte of `요` (EC 9A 94),
+/// 0x9A, "is" Ctrl-Z and goes out as IAC SUSP (and IAC DO TIMING-MARK):
+/// the Hangul breaks. Inside a multi-byte character (right after a byte
+/// >= 0x80) such a command can only be that, so the filter puts the byte
+/// back: 0x80 plus the key.
+fn typed_key(command: u8) -> Option<u8> {
+    match command {
+        244 => Some(0x03), // IP: intr, Ctrl-C
+        243 => Some(0x1c), // BRK: quit, Ctrl-\
+        237 => Some(0x1a), // SUSP: susp, Ctrl-Z
+        236 => Some(0x04), // EOF: eof, Ctrl-D
+        245 => Some(0x0f), // AO: discard, Ctrl-O
+        246 => Some(0x14), // AYT: status, Ctrl-T
+        248 => Some(0x15), // EL: kill, Ctrl-U
+        _ => None,
+    }
+}
+
 /// Negotiation answers sent at most per connection. A real client asks
 /// about a handful of options once; a client asking forever must not make
 /// the server write forever.
@@ -73,6 +96,9 @@ pub struct TelnetFilter {
     speaks_telnet: bool,
     /// Negotiation answers sent so far.
     replies: usize,
+    /// The last data byte let through: tells whether a command arrived in
+    /// the middle of a multi-byte character.
+    last: u8,
 }
 
 impl TelnetFilter {
@@ -87,6 +113,7 @@ impl TelnetFilter {
         // Nearly all input is plain text: copy it in one go.
         if self.state == State::Data && !input.contains(&IAC) {
             data.extend_from_slice(input);
+            self.last = input.last().copied().unwrap_or(self.last);
             return;
         }
         for &byte in input {
@@ -97,10 +124,18 @@ impl TelnetFilter {
                 (State::Data, IAC) => State::Iac,
                 (State::Data, b) => {
                     data.push(b);
+                    self.last = b;
                     State::Data
                 }
                 (State::Iac, IAC) => {
                     data.push(IAC);
+                    self.last = IAC;
+                    State::Data
+                }
+                (State::Iac, cmd) if self.last >= 0x80 && typed_key(cmd).is_some() => {
+                    let byte = 0x80 | typed_key(cmd).unwrap_or_default();
+                    data.push(byte);
+                    self.last = byte;
                     State::Data
                 }
                 (State::Iac, cmd @ (WILL | WONT | DO | DONT)) => State::Negotiate(cmd),
@@ -203,6 +238,27 @@ mod tests {
         input.extend_from_slice(b"\nhello\n");
         let (data, _) = run(&[&input]);
         assert!(data.ends_with(b"\nhello\n"), "{data:?}");
+    }
+
+    /// What `telnet -8` on Linux sent for "요 반" (captured with nc -l).
+    #[test]
+    fn netkit_telnet_special_keys_inside_hangul_are_put_back() {
+        let sent: &[u8] = b"\xec\xff\xed\xff\xfd\x06\x94 \xeb\xb0\x98\r\n";
+        let (data, reply) = run(&[sent]);
+        assert_eq!(data, "요 반\r\n".as_bytes());
+        assert_eq!(reply, b"\xff\xfc\x06"); // WONT TIMING-MARK: telnet goes on
+        for split in 0..sent.len() {
+            assert_eq!(
+                run(&[&sent[..split], &sent[split..]]).0,
+                data,
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_real_interrupt_between_words_is_still_dropped() {
+        assert_eq!(run(&[b"abc \xff\xf4\xff\xfd\x06def\n"]).0, b"abc def\n");
     }
 
     #[test]

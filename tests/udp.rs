@@ -128,3 +128,24 @@ fn cp949_over_udp() {
         &encoding_rs::EUC_KR.encode("Alice >> 안녕하세요\n").0[..]
     );
 }
+
+/// `suda connect --udp` against the real server: the same room as a TCP
+/// client, both ways, whispers included; it leaves cleanly at end of input.
+#[test]
+fn the_client_over_udp_meets_a_tcp_client() {
+    let server = Server::start(&["--udp"]);
+    let mut alice = server.join("Alice");
+    let mut dana = server.chat_client(&["--udp", "--nick", "Dana"]);
+    dana.joined("Dana");
+    alice.expect("[Server]: Dana has joined the chat.");
+    dana.send("안녕하세요 over UDP");
+    alice.expect("Dana >> 안녕하세요 over UDP");
+    alice.send("/w Dana 비밀");
+    alice.expect("[Whisper to Dana] 비밀");
+    dana.expect("[Whisper from Alice] 비밀");
+    dana.close_stdin();
+    dana.until("[Server]: Bye, Dana!");
+    let (status, stderr) = dana.finish();
+    assert!(status.success(), "{stderr}");
+    alice.expect("[Server]: Dana has left the chat.");
+}
