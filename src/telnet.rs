@@ -31,8 +31,8 @@ const SE: u8 = 240;
 /// bit masked off, even with `-8`. So the second byte of `요` (EC 9A 94),
 /// 0x9A, "is" Ctrl-Z and goes out as IAC SUSP (and IAC DO TIMING-MARK):
 /// the Hangul breaks. Inside a multi-byte character (right after a byte
-/// >= 0x80) such a command can only be that, so the filter puts the byte
-/// back: 0x80 plus the key.
+/// of 0x80 or more) such a command can only be that, so the filter puts
+/// the byte back: 0x80 plus the key.
 fn typed_key(command: u8) -> Option<u8> {
     match command {
         244 => Some(0x03), // IP: intr, Ctrl-C
