@@ -7,8 +7,8 @@ use std::rc::Rc;
 /// Most slices handed to one `writev` (Linux takes up to 1024).
 const MAX_SLICES: usize = 512;
 
-/// Queue capacity (in chunks) kept after the queue drains. A burst may grow
-/// it far beyond; an idle connection should not keep that memory.
+/// Queue capacity (in chunks) always kept once grown: small enough that ten
+/// thousand idle connections do not notice it.
 const KEEP_CHUNKS: usize = 64;
 
 /// How a flush ended.
@@ -29,6 +29,9 @@ pub struct OutQueue {
     offset: usize,
     /// Bytes not yet written, for the `--max-outbuf` check.
     len: usize,
+    /// Most chunks waiting at once since the queue last drained: what this
+    /// connection needs, so that its capacity follows its traffic.
+    high: usize,
 }
 
 impl OutQueue {
@@ -39,6 +42,7 @@ impl OutQueue {
         }
         self.len += chunk.len();
         self.chunks.push_back(Rc::clone(chunk));
+        self.high = self.high.max(self.chunks.len());
     }
 
     /// Bytes waiting.
@@ -80,9 +84,13 @@ impl OutQueue {
                 Err(e) => return Err(e),
             }
         }
-        if self.chunks.capacity() > KEEP_CHUNKS {
-            self.chunks = VecDeque::new();
+        // A busy connection keeps the capacity it uses every turn (growing it
+        // again each turn cost more than the sending); after a one-off burst
+        // the memory goes back.
+        if self.chunks.capacity() > KEEP_CHUNKS && self.high * 4 < self.chunks.capacity() {
+            self.chunks.shrink_to((self.high * 2).max(KEEP_CHUNKS));
         }
+        self.high = 0;
         Ok(Flushed::All)
     }
 
@@ -182,5 +190,29 @@ mod tests {
         assert_eq!(sink.taken.len(), 12_000);
         // The line is shared, not copied: only our handle is left.
         assert_eq!(Rc::strong_count(&line), 1);
+    }
+
+    #[test]
+    fn capacity_follows_the_traffic() {
+        let mut queue = OutQueue::default();
+        let line = chunk("x\n");
+        let mut sink = Trickle {
+            taken: Vec::new(),
+            limit: usize::MAX,
+            calls: 0,
+            budget_calls: usize::MAX,
+        };
+        // Busy every turn: the capacity stays.
+        for _ in 0..3 {
+            for _ in 0..1000 {
+                queue.push(&line);
+            }
+            assert_eq!(queue.flush(&mut sink).ok(), Some(Flushed::All));
+            assert!(queue.chunks.capacity() >= 1000);
+        }
+        // Quiet turns after the burst: it goes back.
+        queue.push(&line);
+        assert_eq!(queue.flush(&mut sink).ok(), Some(Flushed::All));
+        assert!(queue.chunks.capacity() <= 2 * KEEP_CHUNKS);
     }
 }
