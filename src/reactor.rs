@@ -51,7 +51,7 @@ use crate::codec::{Frame, Frames};
 use crate::conn::{Conn, Phase, Stream};
 use crate::console::Console;
 use crate::disk::Disk;
-use crate::line::Line;
+use crate::line::{Form, Line, TurnBuffer};
 use crate::outq::Flushed;
 use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange};
 use crate::search::{Endpoint, Question, Searcher};
@@ -88,6 +88,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const EVENTS_PER_POLL: usize = 1024;
 /// Shared buffers grown beyond this by a burst are shrunk back.
 const FRAMES_KEEP: usize = 256 * 1024;
+/// The turn's output buffer keeps this much between turns (a busy room
+/// fills it every turn; growing it each time would cost more than writing).
+const TURN_KEEP: usize = 1024 * 1024;
 /// Between keep-alive probes once a connection has gone quiet.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Unanswered probes before the kernel declares the connection dead: with
@@ -103,14 +106,13 @@ struct Io {
     conns: Slab<Conn>,
     /// Keys with output queued this turn (flushed at the end of the turn).
     dirty: Vec<usize>,
-    /// Keys that overflowed `--max-outbuf` while the room was sending; the
-    /// room hears about them once it returns.
-    overflow: Vec<usize>,
     /// Keys that are finished, removed at the end of the turn.
     dead: Vec<usize>,
     /// Closing connections with the moment we stop waiting for them, in
     /// order (every connection gets the same linger).
     closing: VecDeque<(Instant, usize, u64)>,
+    /// Everything sent this turn, once per wire form; queues hold ranges of it.
+    turn: TurnBuffer,
     /// The room log and the state file.
     disk: Disk,
     /// The `/search` worker pool, if a model is configured.
@@ -146,9 +148,7 @@ impl Io {
         }
     }
 
-    /// Queues bytes for connection `to`. Past `--max-outbuf` the queue is
-    /// written at once, and a client whose socket will not take it is
-    /// disconnected as too slow (the room hears of it in [`Reactor::settle`]).
+    /// Queues bytes outside the turn's buffer (telnet answers) for `to`.
     fn queue(&mut self, to: usize, bytes: &Rc<[u8]>) {
         let Some(conn) = self.conns.get_mut(to) else {
             return;
@@ -156,32 +156,31 @@ impl Io {
         if conn.is_dead() {
             return;
         }
-        conn.outq.push(bytes);
-        if conn.outq.len() > self.max_outbuf {
-            // One busy turn can queue more than the limit for a client that
-            // reads perfectly well: write now, and only a client whose socket
-            // will not take it is too slow.
-            let still_over = match conn.flush() {
-                Ok(_) => conn.outq.len() > self.max_outbuf,
-                Err(_) => true,
-            };
-            if still_over {
-                self.kill(to);
-                self.overflow.push(to);
-                return;
-            }
-        }
+        conn.outq.push_shared(bytes);
         self.mark_dirty(to);
     }
 }
 
 impl Outbox for Io {
+    /// Queues a span of the turn's buffer: no copy, no count to touch, and
+    /// usually no new queue entry (it extends the previous line's span).
+    /// Whether the client keeps up is judged after the end-of-turn flush.
     fn send(&mut self, to: ConnKey, line: &Line) {
-        let Some(conn) = self.conns.get(to) else {
+        let Some(conn) = self.conns.get_mut(to) else {
             return;
         };
-        let bytes = Rc::clone(line.bytes(conn.charset.encoding, conn.crlf));
-        self.queue(to, &bytes);
+        if conn.is_dead() {
+            return;
+        }
+        let form = Form {
+            encoding: conn.charset.encoding,
+            crlf: conn.crlf,
+        };
+        conn.outq.push_turn(self.turn.place(line, form));
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(to);
+        }
     }
 
     fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
@@ -436,9 +435,9 @@ impl Reactor {
             io: Io {
                 conns: Slab::new(),
                 dirty: Vec::new(),
-                overflow: Vec::new(),
                 dead: Vec::new(),
                 closing: VecDeque::new(),
+                turn: TurnBuffer::default(),
                 disk,
                 searcher,
                 max_outbuf,
@@ -555,11 +554,11 @@ impl Reactor {
             }
             self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
-            self.settle(now);
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
             self.frames.trim(FRAMES_KEEP);
+            self.io.turn.trim(TURN_KEEP);
             if let Some(deadline) = self.stopping {
                 if self.stop_now || self.io.conns.is_empty() || now.mono >= deadline {
                     log::info!("stopped");
@@ -662,7 +661,6 @@ impl Reactor {
             Ok((key, serial)) => {
                 log::debug!("conn {key} from {peer}: accepted");
                 self.room.open(key, serial, Some(peer), now, &mut self.io);
-                self.settle(now);
             }
             Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
         }
@@ -718,7 +716,6 @@ impl Reactor {
                 conn.crlf |= conn.codec.speaks_telnet();
                 if !self.reply.is_empty() {
                     self.io.queue(key, &Rc::from(&self.reply[..]));
-                    self.settle(now);
                 }
                 self.dispatch(key, now);
             }
@@ -754,7 +751,6 @@ impl Reactor {
                 Some(Frame::TooLong) => self.room.input(key, Input::TooLong, now, &mut self.io),
                 None => return,
             }
-            self.settle(now);
         }
     }
 
@@ -783,7 +779,6 @@ impl Reactor {
         log::debug!("conn {key}: end of input");
         if was_open {
             self.room.gone(key, Gone::Closed, now, &mut self.io);
-            self.settle(now);
         }
     }
 
@@ -794,22 +789,21 @@ impl Reactor {
         self.io.kill(key);
         if was_open {
             self.room.gone(key, why, now, &mut self.io);
-            self.settle(now);
         }
     }
 
-    /// Tells the room about clients that overflowed their output buffer
-    /// while it was sending; telling the others may overflow more.
-    fn settle(&mut self, now: Now) {
-        while let Some(key) = self.io.overflow.pop() {
-            if let Some(conn) = self.io.conns.get(key) {
-                match conn.peer {
-                    Some(peer) => {
-                        log::info!("conn {key} from {peer}: too slow reading, disconnected")
-                    }
-                    None => log::warn!("the console is not reading; it is disconnected"),
-                }
+    /// A client still had more than `--max-outbuf` queued after the socket
+    /// took what it would: it is not reading. Drop it; the room goes on.
+    fn slow(&mut self, key: usize, now: Now) {
+        if let Some(conn) = self.io.conns.get(key) {
+            match conn.peer {
+                Some(peer) => log::info!("conn {key} from {peer}: too slow reading, disconnected"),
+                None => log::warn!("the console is not reading; it is disconnected"),
             }
+        }
+        let was_open = self.io.conns.get(key).is_some_and(Conn::is_open);
+        self.io.kill(key);
+        if was_open {
             self.room.gone(key, Gone::SlowReader, now, &mut self.io);
         }
     }
@@ -818,50 +812,74 @@ impl Reactor {
 
     /// Writes every connection that has output queued.
     fn flush(&mut self, now: Now) {
-        while let Some(key) = self.io.dirty.pop() {
-            let Some(conn) = self.io.conns.get_mut(key) else {
-                continue;
-            };
-            conn.dirty = false;
-            if conn.is_dead() {
-                continue;
+        // Telling the room about a lost or slow client queues more lines
+        // (in a fresh turn buffer), hence the loop.
+        while !self.io.dirty.is_empty() {
+            let sealed = self.io.turn.seal();
+            let keys = std::mem::take(&mut self.io.dirty);
+            let mut failed = Vec::new();
+            for &key in &keys {
+                if let Some(conn) = self.io.conns.get_mut(key) {
+                    conn.dirty = false;
+                }
             }
-            let blocked = match conn.flush() {
-                Ok(Flushed::All) => false,
-                Ok(Flushed::Blocked) => true,
-                Err(e) => {
-                    self.lost(key, Gone::Error, &e, now);
+            for key in keys {
+                let Some(conn) = self.io.conns.get_mut(key) else {
+                    continue;
+                };
+                if conn.is_dead() {
                     continue;
                 }
-            };
-            if self.stopping.is_some() && !blocked {
-                // Shutting down: once the goodbye is written, do not wait
-                // for the client to hang up.
-                if let Phase::Closing {
-                    write_shut: true, ..
-                } = conn.phase
-                {
-                    conn.phase = Phase::Dead;
+                conn.outq.seal(&sealed);
+                let blocked = match conn.flush() {
+                    Ok(Flushed::All) => false,
+                    Ok(Flushed::Blocked) => true,
+                    Err(e) => {
+                        failed.push((key, Gone::Error, e));
+                        continue;
+                    }
+                };
+                if conn.outq.len() > self.io.max_outbuf {
+                    // Written what the socket took; the rest is too much.
+                    failed.push((key, Gone::SlowReader, io::ErrorKind::WouldBlock.into()));
+                    continue;
+                }
+                if self.stopping.is_some() && !blocked {
+                    // Shutting down: once the goodbye is written, do not wait
+                    // for the client to hang up.
+                    if let Phase::Closing {
+                        write_shut: true, ..
+                    } = conn.phase
+                    {
+                        conn.phase = Phase::Dead;
+                    }
+                }
+                if conn.is_dead() {
+                    self.io.dead.push(key);
+                    continue;
+                }
+                if conn.stream.is_udp() {
+                    if blocked {
+                        self.udp_blocked(key);
+                    }
+                    continue;
+                }
+                if conn.writable != blocked {
+                    conn.writable = blocked;
+                    if let Err(e) = self.poll.registry().reregister(
+                        &mut conn.stream,
+                        Token(key),
+                        interest(blocked),
+                    ) {
+                        failed.push((key, Gone::Error, e));
+                    }
                 }
             }
-            if conn.is_dead() {
-                self.io.dead.push(key);
-                continue;
-            }
-            if conn.stream.is_udp() {
-                if blocked {
-                    self.udp_blocked(key);
-                }
-                continue;
-            }
-            if conn.writable != blocked {
-                conn.writable = blocked;
-                if let Err(e) =
-                    self.poll
-                        .registry()
-                        .reregister(&mut conn.stream, Token(key), interest(blocked))
-                {
-                    self.lost(key, Gone::Error, &e, now);
+            for (key, why, error) in failed {
+                if why == Gone::SlowReader {
+                    self.slow(key, now);
+                } else {
+                    self.lost(key, why, &error, now);
                 }
             }
         }
@@ -974,7 +992,6 @@ impl Reactor {
                 }
                 log::debug!("conn {key} from {from}: UDP session");
                 self.room.open(key, serial, Some(from), now, &mut self.io);
-                self.settle(now);
                 if hello {
                     if let Some(conn) = self.io.conns.get_mut(key) {
                         conn.heard = Some(now.mono);
@@ -1033,7 +1050,6 @@ impl Reactor {
             );
             self.io.kill(key);
             self.room.gone(key, Gone::Silent, now, &mut self.io);
-            self.settle(now);
         }
     }
 
@@ -1068,7 +1084,6 @@ impl Reactor {
         for answer in answers {
             self.room
                 .search_answer(answer.id, answer.result, now, &mut self.io);
-            self.settle(now);
         }
     }
 
@@ -1100,7 +1115,6 @@ impl Reactor {
         }
         self.accept_pending = false;
         self.room.shutdown(now, &mut self.io);
-        self.settle(now);
         self.stopping = Some(now.mono + SHUTDOWN_GRACE);
     }
 }

@@ -1322,7 +1322,7 @@ impl Room {
         buf.push_str(self.clock.prefix(now.wall));
         let _ = buf.write_fmt(text);
         buf.push('\n');
-        Line::new(&buf)
+        Line::new(buf)
     }
 
     /// A `[Server]: ` line.
