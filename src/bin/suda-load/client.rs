@@ -254,13 +254,18 @@ impl Client {
         Ok(())
     }
 
-    /// Reads everything the socket holds (until `WouldBlock`), in chunks of
-    /// `scratch`'s size, and hands each complete line of a joined client to
-    /// `on_line` (without its `\n` or `\r\n`).
+    /// Reads everything the socket holds, in chunks of `scratch`'s size,
+    /// and hands each complete line of a joined client to `on_line`
+    /// (without its `\n` or `\r\n`).
     ///
-    /// Reading to `WouldBlock` is what mio's edge triggering asks for. It
-    /// cannot starve the other clients: the server writes far slower than
-    /// one `read` of a large chunk drains.
+    /// mio's edge triggering asks for reading until `WouldBlock`; on Linux a
+    /// read shorter than the buffer has emptied the socket, and data that
+    /// arrives later raises a new edge, so a short read ends the loop (mio
+    /// issue 1131). Only when the peer closed (`to_the_end`, from the
+    /// event's read-closed or error flag) does it read on to the end, or
+    /// the EOF behind the last data would be missed. It cannot starve the
+    /// other clients: the server writes far slower than one large `read`
+    /// drains.
     ///
     /// # Errors
     ///
@@ -268,6 +273,7 @@ impl Client {
     pub fn read(
         &mut self,
         scratch: &mut [u8],
+        to_the_end: bool,
         mut on_line: impl FnMut(&[u8]),
     ) -> Result<ReadOutcome, ClientError> {
         let mut outcome = ReadOutcome::default();
@@ -333,6 +339,11 @@ impl Client {
                 // prompt) is not ours to count.
                 Ok(())
             })?;
+            if n < scratch.len() && !to_the_end {
+                // A short read took everything there was; new data brings a
+                // new edge. Saves the `WouldBlock` read, half the system calls.
+                return Ok(outcome);
+            }
         }
     }
 

@@ -50,6 +50,9 @@ pub struct Config {
     pub duration: Duration,
     /// Bytes of text per message (at least [`STAMP_DIGITS`]).
     pub bytes: usize,
+    /// Receivers whose latency makes the figure, spread over the join
+    /// order and read first in every batch.
+    pub probes: usize,
 }
 
 impl Config {
@@ -62,6 +65,17 @@ impl Config {
     fn due(&self, i: u64) -> Duration {
         let nanos = u128::from(i) * 1_000_000_000 / u128::from(self.rate.max(1));
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// Whether client `id` is a probe: `probes` of the receivers (never a
+    /// sender), evenly spaced from the first.
+    pub fn is_probe(&self, id: usize) -> bool {
+        let Some(n) = id.checked_sub(self.senders) else {
+            return false;
+        };
+        let receivers = self.clients - self.senders;
+        let stride = (receivers / self.probes.max(1)).max(1);
+        self.probes > 0 && n % stride == 0 && n / stride < self.probes
     }
 
     /// # Errors
@@ -158,14 +172,16 @@ impl Pacer {
     ) -> Result<Option<Instant>, ClientError> {
         let mut next: Option<Instant> = None;
         let step = self.cfg.senders as u64;
+        let woke = Instant::now();
         for (local, i) in &mut self.senders {
             while *i < self.total {
                 let due = start + self.cfg.due(*i);
-                let now = Instant::now();
-                if due > now {
+                if due > woke {
                     next = Some(next.map_or(due, |n| n.min(due)));
                     break;
                 }
+                // The stamp is the moment it is written, not its slot.
+                let now = Instant::now();
                 write_message(
                     &mut self.buf,
                     now.duration_since(self.origin),
@@ -222,8 +238,13 @@ pub struct Recorder {
     /// Nickname prefix of the senders.
     prefix: &'static [u8],
     origin: Instant,
-    /// Latency of every delivery, µs.
+    /// Per local client: a probe (read first, its latency is the figure).
+    probes: Vec<bool>,
+    /// Latency at the probes, µs.
     pub latency: Histogram<u64>,
+    /// Latency at every receiver, µs: includes the generator's own turn
+    /// through the batch of sockets.
+    pub latency_all: Histogram<u64>,
     /// Deliveries (lines with a stamp).
     pub deliveries: u64,
     /// Not yet added to the shared count.
@@ -233,25 +254,42 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for lines from senders named `<prefix><n>`.
-    pub fn new(prefix: &'static str, origin: Instant) -> Recorder {
+    /// A recorder for lines from senders named `<prefix><n>`, for the local
+    /// clients `ids`.
+    pub fn new(prefix: &'static str, origin: Instant, cfg: &Config, ids: &[usize]) -> Recorder {
         Recorder {
             prefix: prefix.as_bytes(),
             origin,
+            probes: ids.iter().map(|&id| cfg.is_probe(id)).collect(),
             latency: histogram(),
+            latency_all: histogram(),
             deliveries: 0,
             unpublished: 0,
             problem: None,
         }
     }
 
-    /// One received line, read at `now`.
+    /// Whether local client `client` is a probe.
     #[inline]
-    pub fn line(&mut self, line: &[u8], now: Instant) {
+    pub fn is_probe(&self, client: usize) -> bool {
+        self.probes.get(client).copied().unwrap_or(false)
+    }
+
+    /// Whether any local client is a probe.
+    pub fn has_probes(&self) -> bool {
+        self.probes.iter().any(|&p| p)
+    }
+
+    /// One line received by local client `client`, read at `now`.
+    #[inline]
+    pub fn line(&mut self, client: usize, line: &[u8], now: Instant) {
         if let Some(sent) = stamp(line, self.prefix) {
             let now = u64::try_from(now.duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX);
-            self.latency
-                .saturating_record(now.saturating_sub(sent) / 1000);
+            let micros = now.saturating_sub(sent) / 1000;
+            self.latency_all.saturating_record(micros);
+            if self.is_probe(client) {
+                self.latency.saturating_record(micros);
+            }
             self.deliveries += 1;
             self.unpublished += 1;
         } else if self.problem.is_none() {
@@ -283,8 +321,17 @@ struct Latency {
 
 impl Workload for Latency {
     #[inline]
-    fn line(&mut self, _client: usize, line: &[u8], now: Instant) {
-        self.recorder.line(line, now);
+    fn line(&mut self, client: usize, line: &[u8], now: Instant) {
+        self.recorder.line(client, line, now);
+    }
+
+    fn prioritises(&self) -> bool {
+        self.recorder.has_probes()
+    }
+
+    #[inline]
+    fn priority(&self, client: usize) -> bool {
+        self.recorder.is_probe(client)
     }
 
     fn pump(
@@ -395,10 +442,12 @@ pub fn finish_report(
         return;
     }
     let mut latency = histogram();
+    let mut latency_all = histogram();
     let mut lag = histogram();
     let mut deliveries = 0;
     for (pacer, recorder) in parts {
         let _ = latency.add(&recorder.latency);
+        let _ = latency_all.add(&recorder.latency_all);
         let _ = lag.add(&pacer.lag);
         deliveries += recorder.deliveries;
     }
@@ -414,6 +463,7 @@ pub fn finish_report(
     report.seconds = Some(seconds);
     report.deliveries_per_second = Some(deliveries as f64 / seconds);
     report.latency_us = Percentiles::of(&latency);
+    report.latency_all_receivers_us = Percentiles::of(&latency_all);
     report.send_lag_us = Percentiles::of(&lag);
     if let Some(used) = &watched.used {
         used.record(report);
@@ -469,7 +519,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
         &shared,
         |t| Latency {
             pacer: Pacer::new(*cfg, ctx.origin, &hands[t]),
-            recorder: Recorder::new(PREFIX, ctx.origin),
+            recorder: Recorder::new(PREFIX, ctx.origin, cfg, &hands[t]),
         },
         || watch_paced(ctx, cfg, &shared, "latency"),
     );
@@ -500,6 +550,27 @@ mod tests {
     }
 
     #[test]
+    fn probes_are_spread_over_the_receivers() {
+        let cfg = Config {
+            clients: 100,
+            senders: 10,
+            rate: 1000,
+            duration: Duration::from_secs(1),
+            bytes: 64,
+            probes: 10,
+        };
+        let probes: Vec<usize> = (0..100).filter(|&id| cfg.is_probe(id)).collect();
+        assert_eq!(probes, vec![10, 19, 28, 37, 46, 55, 64, 73, 82, 91]);
+        let all = Config {
+            probes: 1000,
+            ..cfg
+        };
+        assert_eq!((0..100).filter(|&id| all.is_probe(id)).count(), 90);
+        let none = Config { probes: 0, ..cfg };
+        assert!((0..100).all(|id| !none.is_probe(id)));
+    }
+
+    #[test]
     fn the_schedule_spreads_messages_evenly() {
         let cfg = Config {
             clients: 10,
@@ -507,6 +578,7 @@ mod tests {
             rate: 1000,
             duration: Duration::from_secs(2),
             bytes: 64,
+            probes: 10,
         };
         assert_eq!(cfg.total(), 2000);
         assert_eq!(cfg.due(0), Duration::ZERO);
@@ -522,6 +594,7 @@ mod tests {
             rate: 1000,
             duration: Duration::from_millis(10),
             bytes: 32,
+            probes: 1,
         };
         let origin = Instant::now();
         let mut pacer = Pacer::new(cfg, origin, &[0, 1, 2, 3]);

@@ -167,6 +167,13 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(20..=1_000_000))]
     latency_bytes: Option<u32>,
 
+    /// latency: receivers whose latency makes the figure, spread over the
+    /// room and read first in every batch (every receiver still counts
+    /// for losses) [default: 10].
+    #[arg(long, help_heading = "Latency (fixed rate)", value_name = "P",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    latency_probes: Option<u32>,
+
     /// capacity: idle clients to join [default: 10000; --quick: 500].
     #[arg(long, help_heading = "Capacity (memory)", value_name = "C",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -243,6 +250,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             q,
         ),
         bytes: pick(args.latency_bytes, 64, 64, q) as usize,
+        probes: pick(args.latency_probes, 10, 10, q) as usize,
     };
     let capacity = capacity::Config {
         clients: pick(args.capacity_clients, 10_000, 500, q) as usize,

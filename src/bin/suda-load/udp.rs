@@ -149,27 +149,35 @@ fn drive(
             }
             break Err(format!("poll failed: {e}"));
         }
-        for event in events.iter() {
-            let Some(client) = clients.get_mut(event.token().0) else {
-                continue;
-            };
-            loop {
-                let n = match client.socket.recv(&mut scratch) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(udp_error(addr, &e)),
+        // Probes first, as over TCP.
+        let passes = if recorder.has_probes() { 2 } else { 1 };
+        for pass in 0..passes {
+            for event in events.iter() {
+                let i = event.token().0;
+                let Some(client) = clients.get_mut(i) else {
+                    continue; // the waker
                 };
-                heard = true;
-                let now = Instant::now();
-                for line in datagram_lines(&scratch[..n]) {
-                    if client.joined {
-                        recorder.line(line, now);
-                    } else if line == client.welcome.as_slice() {
-                        client.joined = true;
-                        shared.joined.fetch_add(1, Ordering::Relaxed);
-                    } else if is_refusal(line) {
-                        return Err(refusal(&String::from_utf8_lossy(line)));
+                if passes == 2 && (pass == 0) != recorder.is_probe(i) {
+                    continue;
+                }
+                loop {
+                    let n = match client.socket.recv(&mut scratch) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(udp_error(addr, &e)),
+                    };
+                    heard = true;
+                    let now = Instant::now();
+                    for line in datagram_lines(&scratch[..n]) {
+                        if client.joined {
+                            recorder.line(i, line, now);
+                        } else if line == client.welcome.as_slice() {
+                            client.joined = true;
+                            shared.joined.fetch_add(1, Ordering::Relaxed);
+                        } else if is_refusal(line) {
+                            return Err(refusal(&String::from_utf8_lossy(line)));
+                        }
                     }
                 }
             }
@@ -263,7 +271,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
                     .spawn_scoped(scope, move || {
                         let _watch = worker::PanicWatch(shared);
                         let mut pacer = Pacer::new(*cfg, ctx.origin, ids);
-                        let mut recorder = Recorder::new(PREFIX, ctx.origin);
+                        let mut recorder = Recorder::new(PREFIX, ctx.origin, cfg, ids);
                         if let Err(e) = drive(ctx.addr, &nicks, shared, &mut pacer, &mut recorder) {
                             shared.fail(e);
                         }

@@ -129,6 +129,16 @@ pub trait Workload {
     /// list) at `now`. Called for every line: keep it cheap.
     fn line(&mut self, client: usize, line: &[u8], now: Instant);
 
+    /// Whether some clients are to be read before the others of a batch.
+    fn prioritises(&self) -> bool {
+        false
+    }
+
+    /// Whether client `client` is read first (see [`Workload::prioritises`]).
+    fn priority(&self, _client: usize) -> bool {
+        false
+    }
+
     /// After the start signal (given at `start`): send what is due.
     /// Returns when it wants to be called again at the latest; it is also
     /// called after every batch of events.
@@ -214,28 +224,37 @@ fn drive_inner<W: Workload>(
             }
             return Err(format!("poll failed: {e}"));
         }
-        for event in events.iter() {
-            let i = event.token().0;
-            let Some(client) = clients.get_mut(i) else {
-                continue; // the waker
-            };
-            if event.is_writable() {
-                client
-                    .on_writable(poll.registry())
-                    .map_err(|e| e.describe(addr))?;
-            }
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                let now = Instant::now();
-                let outcome = client
-                    .read(&mut scratch, |line| workload.line(i, line, now))
-                    .map_err(|e| e.describe(addr))?;
-                if outcome.joined {
-                    joining -= 1;
-                    times.last_joined = Some(now);
-                    shared.joined.fetch_add(1, Ordering::Relaxed);
+        // Two passes when the workload has clients to serve first (latency
+        // probes): they are read before the rest of the batch.
+        let passes = if workload.prioritises() { 2 } else { 1 };
+        for pass in 0..passes {
+            for event in events.iter() {
+                let i = event.token().0;
+                let Some(client) = clients.get_mut(i) else {
+                    continue; // the waker
+                };
+                if passes == 2 && (pass == 0) != workload.priority(i) {
+                    continue;
                 }
-                if outcome.closed {
-                    shared.closed.fetch_add(1, Ordering::Relaxed);
+                if event.is_writable() {
+                    client
+                        .on_writable(poll.registry())
+                        .map_err(|e| e.describe(addr))?;
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    let now = Instant::now();
+                    let to_the_end = event.is_read_closed() || event.is_error();
+                    let outcome = client
+                        .read(&mut scratch, to_the_end, |line| workload.line(i, line, now))
+                        .map_err(|e| e.describe(addr))?;
+                    if outcome.joined {
+                        joining -= 1;
+                        times.last_joined = Some(now);
+                        shared.joined.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if outcome.closed {
+                        shared.closed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }
