@@ -22,6 +22,11 @@ pub fn suda() -> Command {
     Command::new(env!("CARGO_BIN_EXE_suda"))
 }
 
+/// The load generator (`src/bin/suda-load`).
+pub fn suda_load() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_suda-load"))
+}
+
 /// A running `suda serve`, killed when dropped.
 pub struct Server {
     child: Child,
