@@ -56,7 +56,7 @@ const MAX_DEFAULT_THREADS: usize = 8;
 /// The server must not limit the rate (`suda serve --rate off`) and must
 /// admit enough people (--max-clients); the generator says so if not.
 #[derive(Debug, Parser)]
-#[command(name = "suda-load", version, about, long_about = None)]
+#[command(name = "suda-load", version)]
 struct Args {
     /// The server to load.
     #[arg(long, default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
