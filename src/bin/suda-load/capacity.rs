@@ -2,15 +2,16 @@
 //! and how much memory does the server hold per connection?
 //!
 //! Joining is not free for the room: each newcomer is announced to
-//! everyone already in, so C joins make C(C-1)/2 join notices (50 million
-//! for 10 000 clients). The clients read them all, as people's terminals
-//! would, or the server would disconnect them as slow readers. The server's
-//! memory is read when every notice has arrived, so it is the memory of
-//! the idle room, not of its queues in flight; the peak (VmHWM) shows the
-//! queues.
-
+//! everyone already in. Up to the server's `--crowd-size` that is a line
+//! per join for everyone (C(C-1)/2 lines for C clients); past it, the
+//! server gathers joins into one summary per `--crowd-interval`. The
+//! clients read whatever comes, as people's terminals would (or the server
+//! would disconnect them as slow readers), and count the `[Server]:` lines.
+//! The server's memory is read once every client has joined and no line
+//! has arrived for [`QUIET`]: the memory of the idle room, not of its
+//! queues in flight. The peak (VmHWM) shows the queues.
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Registry;
 
@@ -21,10 +22,11 @@ use crate::worker::{self, Plan, Shared, Workload};
 
 /// Nicknames of this workload: `ldc0`, `ldc1`, ...
 const PREFIX: &str = "ldc";
-/// The start of a join notice of one of ours...
-const NOTICE: &[u8] = b"[Server]: ldc";
-/// ... and its end.
-const JOINED: &[u8] = b" has joined the chat.";
+/// What the room says.
+const NOTICE: &[u8] = b"[Server]: ";
+/// The room is at rest when no line has arrived for this long after the
+/// last join.
+const QUIET: Duration = Duration::from_millis(500);
 
 /// The sizes of a capacity run.
 #[derive(Debug, Clone, Copy)]
@@ -35,19 +37,15 @@ pub struct Config {
     pub concurrency: usize,
 }
 
-/// One worker's part: count the notices.
+/// One worker's part: count what the room says.
 struct Capacity {
-    notices: u64,
     unpublished: u64,
 }
 
 impl Workload for Capacity {
     #[inline]
     fn line(&mut self, _client: usize, line: &[u8], _now: Instant) {
-        // Only joins: when the run ends, one worker may already be closing
-        // its clients (leave notices) while another still reads.
-        if line.starts_with(NOTICE) && line.ends_with(JOINED) {
-            self.notices += 1;
+        if line.starts_with(NOTICE) {
             self.unpublished += 1;
         }
     }
@@ -107,62 +105,60 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     let shared = Shared::default();
     let limits = ctx.limits();
     let n = cfg.clients as u64;
-    let notices = n * (n - 1) / 2;
     let before = ctx.server_memory();
     let meter = ctx.meter();
     let start = Instant::now();
     let bar = ctx.bar("capacity", n, "joining");
-    let ((outcome, settled, after, used), workers) = worker::run_workers(
+    let ((outcome, quiet_since, lines, after, used), workers) = worker::run_workers(
         &plans,
         &shared,
-        |_| Capacity {
-            notices: 0,
-            unpublished: 0,
-        },
+        |_| Capacity { unpublished: 0 },
         || {
-            let outcome = worker::watch(
+            let joined = worker::watch(
                 &shared,
                 "joining",
                 limits,
                 |s| s.joined.load(Ordering::Relaxed) as u64,
                 |_, joined| joined == n,
                 |joined| bar.set_position(joined),
-            )
-            .and_then(|()| {
-                bar.set_message("join notices");
-                bar.set_length(notices);
+            );
+            bar.set_message("room settling");
+            // The last moment a line arrived, and how many had.
+            let mut last = (shared.progress.load(Ordering::Relaxed), Instant::now());
+            let outcome = joined.and_then(|()| {
                 worker::watch(
                     &shared,
-                    "reading the join notices",
+                    "waiting for the room to go quiet",
                     limits,
                     |s| s.progress.load(Ordering::Relaxed),
-                    |_, seen| seen >= notices,
-                    |seen| bar.set_position(seen),
+                    |_, lines| {
+                        let now = Instant::now();
+                        if lines != last.0 {
+                            last = (lines, now);
+                        }
+                        now.duration_since(last.1) >= QUIET
+                    },
+                    |_| {},
                 )
             });
-            let settled = Instant::now();
             let used = meter.stop();
-            // Every client joined and idle: the room at rest.
-            (outcome, settled, ctx.server_memory(), used)
+            // Every client joined and idle: the room at rest. The count is
+            // taken now: once the workers stop, the first to close its
+            // clients makes the others hear leave notices.
+            (outcome, last.1, last.0, ctx.server_memory(), used)
         },
     );
     bar.finish_and_clear();
-    let mut seen = 0;
-    let mut last_joined = None;
-    for (capacity, times) in &workers {
-        seen += capacity.notices;
-        last_joined = last_joined.max(times.last_joined);
-    }
+    let last_joined = workers.iter().filter_map(|(_, t)| t.last_joined).max();
     let joined = shared.joined.load(Ordering::Relaxed) as u64;
-    report.deliveries = Some(seen);
-    report.expected = Some(notices);
-    report.lost = Some(notices.saturating_sub(seen));
+    report.deliveries = Some(lines);
     if joined == n {
         if let Some(last) = last_joined {
             report.join_seconds = Some(last.saturating_duration_since(start).as_secs_f64());
         }
         if outcome.is_ok() {
-            report.settle_seconds = Some(settled.saturating_duration_since(start).as_secs_f64());
+            report.settle_seconds =
+                Some(quiet_since.saturating_duration_since(start).as_secs_f64());
         }
     }
     if let (Some(before), Some(after)) = (before, after) {

@@ -80,7 +80,7 @@ pub struct Workload {
     /// Messages per second offered to the room (`latency`).
     pub offered_rate: Option<f64>,
     /// Lines the receivers got: each message counts once per receiver
-    /// (for `capacity`: the join notices).
+    /// (for `capacity`: the `[Server]:` lines, join notices or summaries).
     pub deliveries: Option<u64>,
     /// Deliveries there should have been, from what was actually sent.
     pub expected: Option<u64>,
@@ -101,7 +101,8 @@ pub struct Workload {
     pub send_lag_us: Option<Percentiles>,
     /// Seconds from the first connection to the last welcome (`capacity`).
     pub join_seconds: Option<f64>,
-    /// Seconds from the first connection until every join notice arrived.
+    /// Seconds from the first connection to the last line before the room
+    /// went quiet (`capacity`).
     pub settle_seconds: Option<f64>,
     /// Server resident memory before the clients came, KiB.
     pub server_rss_before_kib: Option<u64>,
@@ -215,7 +216,7 @@ const ROWS: &[(&str, Cell)] = &[
     }),
     ("send lag p99", |w| w.send_lag_us.map(|p| micros(p.p99))),
     ("join time (s)", |w| w.join_seconds.map(seconds)),
-    ("all notices in (s)", |w| w.settle_seconds.map(seconds)),
+    ("room quiet after (s)", |w| w.settle_seconds.map(seconds)),
     ("server RSS before", |w| w.server_rss_before_kib.map(kib)),
     ("server RSS after", |w| w.server_rss_after_kib.map(kib)),
     ("server RSS peak", |w| w.server_rss_peak_kib.map(kib)),
