@@ -78,7 +78,7 @@ impl Context {
         bar
     }
 
-    /// Starts measuring CPU time: the server's (if known) and ours.
+    /// Starts measuring CPU time: the server's (if known), ours, the machine's.
     pub fn meter(&self) -> Meter {
         Meter {
             server_pid: self.server,
@@ -86,6 +86,7 @@ impl Context {
                 .server
                 .and_then(|pid| procfs::cpu(Pid::Other(pid)).ok()),
             own: procfs::cpu(Pid::Myself).ok(),
+            machine: procfs::machine_busy().ok(),
         }
     }
 
@@ -207,6 +208,7 @@ pub struct Meter {
     server_pid: Option<u32>,
     server: Option<CpuTimes>,
     own: Option<CpuTimes>,
+    machine: Option<f64>,
 }
 
 impl Meter {
@@ -221,7 +223,14 @@ impl Meter {
         let own = self
             .own
             .and_then(|before| Some(procfs::cpu(Pid::Myself).ok()?.since(before)));
-        Used { server, own }
+        let machine = self
+            .machine
+            .and_then(|before| Some(procfs::machine_busy().ok()? - before));
+        Used {
+            server,
+            own,
+            machine,
+        }
     }
 }
 
@@ -232,6 +241,8 @@ pub struct Used {
     pub server: Option<f64>,
     /// By the generator.
     pub own: Option<CpuTimes>,
+    /// By the whole machine (every process and the kernel's interrupt work).
+    pub machine: Option<f64>,
 }
 
 impl Used {
@@ -249,6 +260,9 @@ impl Used {
         if let Some(own) = self.own {
             report.generator_cpu_seconds = Some(own.total());
             report.generator_system_seconds = Some(own.system);
+        }
+        if let (Some(machine), Some(server), Some(own)) = (self.machine, self.server, self.own) {
+            report.other_cpu_seconds = Some((machine - server - own.total()).max(0.0));
         }
     }
 }

@@ -292,7 +292,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             Which::Capacity => capacity::run(&ctx, &capacity),
         };
         match result {
-            Ok(report) => {
+            Ok(mut report) => {
+                report.judge_generator(threads);
                 if let Some(error) = &report.error {
                     eprintln!("suda-load: {}: {error}", report.name);
                 }

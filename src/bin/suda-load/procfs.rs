@@ -96,6 +96,35 @@ pub fn clock_ticks() -> f64 {
     })
 }
 
+/// CPU seconds the whole machine spent busy since boot (all cores: user,
+/// nice, system, interrupts, steal), from the first line of `/proc/stat`.
+/// Less the server's and the generator's, it shows how much else ran
+/// during a workload: on a shared machine, the reason figures vary.
+///
+/// # Errors
+///
+/// Not Linux, or not the format Linux writes.
+pub fn machine_busy() -> io::Result<f64> {
+    let text = fs::read_to_string("/proc/stat")?;
+    parse_machine(&text, clock_ticks())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat format"))
+}
+
+fn parse_machine(text: &str, ticks_per_second: f64) -> Option<f64> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest is in user).
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    Some(busy as f64 / ticks_per_second)
+}
+
 /// Resident memory of a process, in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {
@@ -138,6 +167,12 @@ mod tests {
         assert_eq!(cpu.user, 2.5);
         assert_eq!(cpu.system, 0.75);
         assert_eq!(cpu.total(), 3.25);
+    }
+
+    #[test]
+    fn machine_time_leaves_out_idle_and_iowait() {
+        let text = "cpu  100 10 50 9000 300 5 20 15 0 0\ncpu0 50 5 25 4500 150 2 10 7 0 0\n";
+        assert_eq!(parse_machine(text, 100.0), Some(2.0));
     }
 
     #[test]

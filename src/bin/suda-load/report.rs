@@ -69,6 +69,8 @@ pub struct Workload {
     pub ok: bool,
     /// Why not, in one line.
     pub error: Option<String>,
+    /// Things to know when reading the figures (the generator was busy).
+    pub notes: Vec<String>,
     /// Clients in the room.
     pub clients: u64,
     /// Clients that send.
@@ -120,9 +122,43 @@ pub struct Workload {
     pub generator_cpu_seconds: Option<f64>,
     /// Of which in the kernel (socket reads and writes).
     pub generator_system_seconds: Option<f64>,
+    /// Generator CPU over the time measured and the threads it had: near
+    /// 1.0 the generator, not the server, set the pace.
+    pub generator_busy: Option<f64>,
+    /// CPU seconds the rest of the machine used meanwhile (other processes,
+    /// interrupt work not charged to either): high means the figures were
+    /// taken on a busy machine.
+    pub other_cpu_seconds: Option<f64>,
 }
 
+/// Above this share of its threads' time, the generator may have limited
+/// what was measured, and the report says so.
+const BUSY_WARNING: f64 = 0.8;
+
 impl Workload {
+    /// Works out how busy the generator's `threads` were over the measured
+    /// time and adds a note when that is close to all of it.
+    pub fn judge_generator(&mut self, threads: usize) {
+        let Some(cpu) = self.generator_cpu_seconds else {
+            return;
+        };
+        let Some(wall) = self.seconds.or(self.settle_seconds) else {
+            return;
+        };
+        if wall <= 0.0 {
+            return;
+        }
+        let busy = cpu / (wall * threads.max(1) as f64);
+        self.generator_busy = Some(busy);
+        if busy >= BUSY_WARNING {
+            self.notes.push(format!(
+                "the generator was busy {:.0}% of the time measured: it may have set the pace \
+                 (give it more cores with --threads, or use smaller sizes)",
+                busy * 100.0
+            ));
+        }
+    }
+
     /// An empty record for `name`.
     pub fn new(name: &'static str, transport: &'static str, clients: u64) -> Workload {
         Workload {
@@ -186,6 +222,9 @@ pub fn table(run: &Run) -> String {
         if let Some(error) = &w.error {
             let _ = writeln!(out, "\n{}: {error}", w.name);
         }
+        for note in &w.notes {
+            let _ = writeln!(out, "\n{}: note: {note}", w.name);
+        }
     }
     out
 }
@@ -232,6 +271,12 @@ const ROWS: &[(&str, Cell)] = &[
     }),
     ("  of which kernel (s)", |w| {
         w.generator_system_seconds.map(seconds)
+    }),
+    ("  busy share of its threads", |w| {
+        w.generator_busy.map(|b| format!("{:.0}%", b * 100.0))
+    }),
+    ("everything else CPU (s)", |w| {
+        w.other_cpu_seconds.map(seconds)
     }),
 ];
 
@@ -288,6 +333,21 @@ fn bytes(b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_generator_is_pointed_out() {
+        let mut w = Workload::new("latency", "tcp", 100);
+        w.seconds = Some(10.0);
+        w.generator_cpu_seconds = Some(9.0);
+        w.judge_generator(1);
+        assert_eq!(w.notes.len(), 1);
+        let mut w = Workload::new("fanout", "tcp", 100);
+        w.seconds = Some(10.0);
+        w.generator_cpu_seconds = Some(9.0);
+        w.judge_generator(2);
+        assert!(w.notes.is_empty());
+        assert_eq!(w.generator_busy, Some(0.45));
+    }
 
     #[test]
     fn numbers_read_well() {
