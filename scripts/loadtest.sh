@@ -111,6 +111,7 @@ fi
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/suda-loadtest.XXXXXX")"
 server_pid=""
+gen_pid=""
 stop_server() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
@@ -124,6 +125,10 @@ stop_server() {
     server_pid=""
 }
 cleanup() {
+    if [ -n "$gen_pid" ]; then
+        kill -TERM "$gen_pid" 2>/dev/null || true
+        wait "$gen_pid" 2>/dev/null || true
+    fi
     stop_server
     rm -rf "$workdir"
 }
@@ -166,10 +171,15 @@ if [ -z "$addr" ]; then
     gen_args=(--server-pid "$server_pid" ${gen_args[@]+"${gen_args[@]}"})
 fi
 
+# In the background with `wait`, so a signal to this script is acted on at
+# once (the trap stops the generator and the server) rather than after the run.
+${gen_pin[@]+"${gen_pin[@]}"} "$load_bin" --addr "$addr" ${gen_args[@]+"${gen_args[@]}"} &
+gen_pid=$!
 set +e
-${gen_pin[@]+"${gen_pin[@]}"} "$load_bin" --addr "$addr" ${gen_args[@]+"${gen_args[@]}"}
+wait "$gen_pid"
 status=$?
 set -e
+gen_pid=""
 
 if [ -n "$server_pid" ]; then
     if ! kill -0 "$server_pid" 2>/dev/null; then
