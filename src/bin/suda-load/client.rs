@@ -18,6 +18,10 @@ use mio::{Interest, Registry, Token};
 /// (the server's own lines are at most a few KiB); it bounds `partial`.
 const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// Full reads of one socket per call before the others get a turn: a
+/// socket that always has more cannot hold the worker forever.
+const READS_PER_CALL: usize = 16;
+
 /// Output queued and not yet taken by the socket, at most. Workloads queue
 /// a bounded window of messages, far below this; it is a safety net.
 const MAX_OUT_BYTES: usize = 16 << 20;
@@ -119,6 +123,9 @@ pub struct ReadOutcome {
     pub joined: bool,
     /// The server closed the connection (after the join).
     pub closed: bool,
+    /// The read budget ran out with data left: read again next turn (no
+    /// new edge will say so).
+    pub more: bool,
 }
 
 /// One participant.
@@ -265,7 +272,8 @@ impl Client {
     /// event's read-closed or error flag) does it read on to the end, or
     /// the EOF behind the last data would be missed. It cannot starve the
     /// other clients: the server writes far slower than one large `read`
-    /// drains.
+    /// drains; still, after [`READS_PER_CALL`] full reads it returns with
+    /// [`ReadOutcome::more`] set, and the caller comes back next turn.
     ///
     /// # Errors
     ///
@@ -289,7 +297,7 @@ impl Client {
                 return Ok(outcome);
             }
         }
-        loop {
+        for _ in 0..READS_PER_CALL {
             let n = match self.stream.read(scratch) {
                 Ok(0) => {
                     return match self.phase {
@@ -345,6 +353,8 @@ impl Client {
                 return Ok(outcome);
             }
         }
+        outcome.more = true;
+        Ok(outcome)
     }
 
     /// EOF before the welcome: the server's last words, if it said any.

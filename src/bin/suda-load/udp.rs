@@ -38,6 +38,8 @@ const JOIN_TRIES: u32 = 4;
 /// the reader instead of being dropped (the kernel may grant less:
 /// `net.core.rmem_max`).
 const RECV_BUFFER: usize = 4 << 20;
+/// Datagrams read from one socket per turn before the others get a turn.
+const DATAGRAMS_PER_TURN: usize = 256;
 /// The largest datagram read.
 const DATAGRAM: usize = 64 * 1024;
 
@@ -120,6 +122,8 @@ fn drive(
     let mut scratch = vec![0u8; DATAGRAM];
     let mut heard = false;
     let mut wake_at: Option<Instant> = None;
+    // Sockets that had more datagrams than one turn reads.
+    let mut again: Vec<usize> = Vec::new();
     let result = loop {
         if shared.stopping() {
             break Ok(());
@@ -142,44 +146,57 @@ fn drive(
             }
             client.send_nick(now).map_err(|e| udp_error(addr, &e))?;
         }
-        let timeout = wake_at.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK));
+        let timeout = if again.is_empty() {
+            wake_at.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK))
+        } else {
+            Duration::ZERO // datagrams are waiting
+        };
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             break Err(format!("poll failed: {e}"));
         }
-        // Probes first, as over TCP.
+        // Probes first, as over TCP; then the sockets left over last turn.
         let passes = if recorder.has_probes() { 2 } else { 1 };
+        let mut ready: Vec<usize> = Vec::new();
         for pass in 0..passes {
             for event in events.iter() {
                 let i = event.token().0;
-                let Some(client) = clients.get_mut(i) else {
-                    continue; // the waker
-                };
-                if passes == 2 && (pass == 0) != recorder.is_probe(i) {
-                    continue;
+                if i < clients.len() && (passes == 1 || (pass == 0) == recorder.is_probe(i)) {
+                    ready.push(i);
                 }
-                loop {
-                    let n = match client.socket.recv(&mut scratch) {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(udp_error(addr, &e)),
-                    };
-                    heard = true;
-                    let now = Instant::now();
-                    for line in datagram_lines(&scratch[..n]) {
-                        if client.joined {
-                            recorder.line(i, line, now);
-                        } else if line == client.welcome.as_slice() {
-                            client.joined = true;
-                            shared.joined.fetch_add(1, Ordering::Relaxed);
-                        } else if is_refusal(line) {
-                            return Err(refusal(&String::from_utf8_lossy(line)));
-                        }
+            }
+        }
+        ready.extend(std::mem::take(&mut again));
+        for i in ready {
+            let client = &mut clients[i];
+            let mut drained = false;
+            for _ in 0..DATAGRAMS_PER_TURN {
+                let n = match client.socket.recv(&mut scratch) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(udp_error(addr, &e)),
+                };
+                heard = true;
+                let now = Instant::now();
+                for line in datagram_lines(&scratch[..n]) {
+                    if client.joined {
+                        recorder.line(i, line, now);
+                    } else if line == client.welcome.as_slice() {
+                        client.joined = true;
+                        shared.joined.fetch_add(1, Ordering::Relaxed);
+                    } else if is_refusal(line) {
+                        return Err(refusal(&String::from_utf8_lossy(line)));
                     }
                 }
+            }
+            if !drained && !again.contains(&i) {
+                again.push(i); // no new edge will come for what is left
             }
         }
         if let Some(start) = shared.started() {

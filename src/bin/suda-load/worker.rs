@@ -201,23 +201,32 @@ fn drive_inner<W: Workload>(
     let mut poll = Poll::new().map_err(|e| format!("cannot create a poller: {e}"))?;
     shared.wake_me(&poll)?;
     let mut events = Events::with_capacity(EVENTS_PER_POLL);
-    let mut scratch = vec![0u8; READ_CHUNK];
     let mut clients: Vec<Client> = Vec::with_capacity(plan.nicks.len());
-    let mut joining = 0usize;
-    let mut times = JoinTimes::default();
+    let mut reader = Reader {
+        addr,
+        shared,
+        scratch: vec![0u8; READ_CHUNK],
+        joining: 0,
+        times: JoinTimes::default(),
+        again: Vec::new(),
+    };
     let mut wake_at: Option<Instant> = None;
     while !shared.stopping() {
         // Keep the joins in flight topped up.
-        while joining < plan.join_window && clients.len() < plan.nicks.len() {
+        while reader.joining < plan.join_window && clients.len() < plan.nicks.len() {
             let token = Token(clients.len());
             let client = Client::connect(addr, &plan.nicks[token.0], poll.registry(), token)
                 .map_err(|e| e.describe(addr))?;
-            times.first_connect.get_or_insert_with(Instant::now);
+            reader.times.first_connect.get_or_insert_with(Instant::now);
             clients.push(client);
-            joining += 1;
+            reader.joining += 1;
         }
         let now = Instant::now();
-        let timeout = wake_at.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK));
+        let timeout = if reader.again.is_empty() {
+            wake_at.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK))
+        } else {
+            Duration::ZERO // data is waiting
+        };
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -242,20 +251,15 @@ fn drive_inner<W: Workload>(
                         .map_err(|e| e.describe(addr))?;
                 }
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    let now = Instant::now();
                     let to_the_end = event.is_read_closed() || event.is_error();
-                    let outcome = client
-                        .read(&mut scratch, to_the_end, |line| workload.line(i, line, now))
-                        .map_err(|e| e.describe(addr))?;
-                    if outcome.joined {
-                        joining -= 1;
-                        times.last_joined = Some(now);
-                        shared.joined.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if outcome.closed {
-                        shared.closed.fetch_add(1, Ordering::Relaxed);
-                    }
+                    reader.read(client, i, to_the_end, workload)?;
                 }
+            }
+        }
+        // Sockets whose read budget ran out last turn.
+        for i in std::mem::take(&mut reader.again) {
+            if let Some(client) = clients.get_mut(i) {
+                reader.read(client, i, true, workload)?;
             }
         }
         if let Some(start) = shared.started() {
@@ -267,7 +271,51 @@ fn drive_inner<W: Workload>(
             return Err(problem);
         }
     }
-    Ok(times)
+    Ok(reader.times)
+}
+
+/// A worker's reading: the shared buffer and what reads find out.
+struct Reader<'a> {
+    addr: SocketAddr,
+    shared: &'a Shared,
+    /// The read buffer, one for all the worker's clients.
+    scratch: Vec<u8>,
+    /// Joins in flight.
+    joining: usize,
+    /// When the joins happened.
+    times: JoinTimes,
+    /// Clients to read again next turn (their budget ran out).
+    again: Vec<usize>,
+}
+
+impl Reader<'_> {
+    /// Reads client `i` and hands its lines to the workload.
+    fn read<W: Workload>(
+        &mut self,
+        client: &mut Client,
+        i: usize,
+        to_the_end: bool,
+        workload: &mut W,
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        let outcome = client
+            .read(&mut self.scratch, to_the_end, |line| {
+                workload.line(i, line, now)
+            })
+            .map_err(|e| e.describe(self.addr))?;
+        if outcome.joined {
+            self.joining -= 1;
+            self.times.last_joined = Some(now);
+            self.shared.joined.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.closed {
+            self.shared.closed.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.more {
+            self.again.push(i);
+        }
+        Ok(())
+    }
 }
 
 /// How long the main thread waits, and for what.
