@@ -69,7 +69,7 @@ impl Context {
         };
         let bar = ProgressBar::with_draw_target(Some(len), target);
         if let Ok(style) = ProgressStyle::with_template(
-            "{prefix:>11} {msg:<18} [{bar:32}] {human_pos}/{human_len} {elapsed}",
+            "{prefix:>11} {msg:<14} [{wide_bar}] {human_pos}/{human_len} {elapsed:>3}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -274,8 +274,8 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
                 return (Err(e), None, Instant::now(), None);
             }
             bar.set_message("delivering");
-            bar.set_length(full);
             bar.set_position(0);
+            bar.set_length(full);
             let meter = ctx.meter();
             let start = Instant::now();
             shared.go(start);

@@ -390,8 +390,8 @@ pub fn watch_paced(ctx: &Context, cfg: &Config, shared: &Shared, name: &str) -> 
     let total = cfg.total();
     let full = total * (cfg.clients as u64 - 1);
     bar.set_message("sending");
-    bar.set_length(full);
     bar.set_position(0);
+    bar.set_length(full);
     let meter = ctx.meter();
     let start = Instant::now();
     shared.go(start);
