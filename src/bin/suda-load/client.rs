@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr, memchr_iter, memrchr};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -262,8 +262,8 @@ impl Client {
     }
 
     /// Reads everything the socket holds, in chunks of `scratch`'s size,
-    /// and hands each complete line of a joined client to `on_line`
-    /// (without its `\n` or `\r\n`).
+    /// and hands the complete lines of a joined client to `on_block`, in
+    /// blocks of whole lines (see [`LineSplitter::feed`]).
     ///
     /// mio's edge triggering asks for reading until `WouldBlock`; on Linux a
     /// read shorter than the buffer has emptied the socket, and data that
@@ -282,7 +282,7 @@ impl Client {
         &mut self,
         scratch: &mut [u8],
         to_the_end: bool,
-        mut on_line: impl FnMut(&[u8]),
+        mut on_block: impl FnMut(&[u8]),
     ) -> Result<ReadOutcome, ClientError> {
         let mut outcome = ReadOutcome::default();
         if matches!(self.phase, Phase::Connecting | Phase::Closed) {
@@ -330,21 +330,31 @@ impl Client {
                 welcome,
                 ..
             } = self;
-            lines.feed(&scratch[..n], |line| {
+            lines.feed(&scratch[..n], |block| {
                 if *phase == Phase::Joined {
-                    on_line(line); // the hot path
+                    on_block(block); // the hot path
                     return Ok(());
                 }
-                if line == welcome.as_slice() {
-                    *phase = Phase::Joined;
-                    outcome.joined = true;
-                } else if is_refusal(line) {
-                    return Err(ClientError::Refused(
-                        String::from_utf8_lossy(line).into_owned(),
-                    ));
+                let mut rest = block;
+                while let Some(end) = memchr(b'\n', rest) {
+                    let line = trim_cr(&rest[..end]);
+                    rest = &rest[end + 1..];
+                    if line == welcome.as_slice() {
+                        *phase = Phase::Joined;
+                        outcome.joined = true;
+                        if !rest.is_empty() {
+                            on_block(rest);
+                        }
+                        return Ok(());
+                    }
+                    if is_refusal(line) {
+                        return Err(ClientError::Refused(
+                            String::from_utf8_lossy(line).into_owned(),
+                        ));
+                    }
+                    // Anything else before the welcome (the greeting, the
+                    // prompt) is not ours to count.
                 }
-                // Anything else before the welcome (the greeting, the
-                // prompt) is not ours to count.
                 Ok(())
             })?;
             if n < scratch.len() && !to_the_end {
@@ -377,16 +387,19 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// Hands every line completed by `chunk` to `on_line`, without its
-    /// `\n` (or `\r\n`), and keeps the unfinished tail.
+    /// Hands the lines `chunk` completes to `on_block` in blocks of whole
+    /// lines, each with its `\n`: first the line finished from the last
+    /// tail (if one was waiting), then every complete line of the chunk at
+    /// once. Keeps the unfinished tail. A block can be counted with one
+    /// vectorised pass ([`lines`] splits it when each line matters).
     ///
     /// # Errors
     ///
-    /// What `on_line` returns, or [`ClientError::LineTooLong`].
+    /// What `on_block` returns, or [`ClientError::LineTooLong`].
     pub fn feed(
         &mut self,
         chunk: &[u8],
-        mut on_line: impl FnMut(&[u8]) -> Result<(), ClientError>,
+        mut on_block: impl FnMut(&[u8]) -> Result<(), ClientError>,
     ) -> Result<(), ClientError> {
         let mut from = 0;
         if !self.partial.is_empty() {
@@ -394,20 +407,21 @@ impl LineSplitter {
                 return self.keep(chunk);
             };
             let mut line = std::mem::take(&mut self.partial);
-            line.extend_from_slice(&chunk[..end]);
-            let result = on_line(trim_cr(&line));
+            line.extend_from_slice(&chunk[..=end]);
+            let result = on_block(&line);
             line.clear();
             self.partial = line; // keep the allocation
             result?;
             from = end + 1;
         }
-        let base = from;
-        for end in memchr_iter(b'\n', &chunk[base..]) {
-            let end = base + end;
-            on_line(trim_cr(&chunk[from..end]))?;
-            from = end + 1;
+        let rest = &chunk[from..];
+        match memrchr(b'\n', rest) {
+            Some(last) => {
+                on_block(&rest[..=last])?;
+                self.keep(&rest[last + 1..])
+            }
+            None => self.keep(rest),
         }
-        self.keep(&chunk[from..])
     }
 
     /// The unfinished line.
@@ -422,6 +436,16 @@ impl LineSplitter {
         self.partial.extend_from_slice(tail);
         Ok(())
     }
+}
+
+/// The lines of a block of whole lines, without `\n` or `\r\n`.
+pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut from = 0;
+    memchr_iter(b'\n', block).map(move |end| {
+        let line = trim_cr(&block[from..end]);
+        from = end + 1;
+        line
+    })
 }
 
 /// A server line that means "you are not getting in".
@@ -475,8 +499,9 @@ mod tests {
                 let mut got: Vec<Vec<u8>> = Vec::new();
                 for chunk in [&input[..cut], &input[cut..cut2], &input[cut2..]] {
                     splitter
-                        .feed(chunk, |line| {
-                            got.push(line.to_vec());
+                        .feed(chunk, |block| {
+                            assert_eq!(block.last(), Some(&b'\n'), "whole lines");
+                            got.extend(lines(block).map(<[u8]>::to_vec));
                             Ok(())
                         })
                         .expect("feed");

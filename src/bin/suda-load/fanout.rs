@@ -21,6 +21,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use memchr::{memchr, memchr_iter};
 use mio::Registry;
 
 use crate::client::{Client, ClientError};
@@ -136,6 +137,37 @@ impl Workload for Fanout<'_> {
             }
         } else if self.problem.is_none() {
             self.problem = void_line(line);
+        }
+    }
+
+    /// Every receiver but the designated one only counts: the lines of a
+    /// block, less those the room said (`[Server]: ...`, found by their
+    /// rare `[`), in two vectorised passes instead of a step per line.
+    /// A line from anyone else would be counted too, and show up as more
+    /// deliveries than expected.
+    fn lines(&mut self, client: usize, block: &[u8], now: Instant) {
+        if Some(client) == self.designated {
+            for line in crate::client::lines(block) {
+                self.line(client, line, now);
+            }
+            return;
+        }
+        let total = memchr_iter(b'\n', block).count() as u64;
+        let mut said = 0;
+        for at in memchr_iter(b'[', block) {
+            if at == 0 || block[at - 1] == b'\n' {
+                said += 1;
+                if self.problem.is_none() {
+                    let end = memchr(b'\n', &block[at..]).map_or(block.len(), |e| at + e);
+                    self.problem = void_line(&block[at..end]);
+                }
+            }
+        }
+        let deliveries = total - said;
+        if deliveries > 0 {
+            self.got[client] += deliveries;
+            self.unpublished += deliveries;
+            self.last_delivery = Some(now);
         }
     }
 

@@ -125,9 +125,19 @@ impl Shared {
 
 /// What a workload does with its share of the clients.
 pub trait Workload {
-    /// A line arrived at joined client `client` (index in this worker's
-    /// list) at `now`. Called for every line: keep it cheap.
+    /// A line (without its newline) arrived at joined client `client`
+    /// (index in this worker's list) at `now`.
     fn line(&mut self, client: usize, line: &[u8], now: Instant);
+
+    /// Whole lines arrived at once (each ends with `\n`): by default each
+    /// goes to [`Workload::line`]; a workload that only counts can do a
+    /// block in one pass.
+    #[inline]
+    fn lines(&mut self, client: usize, block: &[u8], now: Instant) {
+        for line in crate::client::lines(block) {
+            self.line(client, line, now);
+        }
+    }
 
     /// Whether some clients are to be read before the others of a batch.
     fn prioritises(&self) -> bool {
@@ -299,8 +309,8 @@ impl Reader<'_> {
     ) -> Result<(), String> {
         let now = Instant::now();
         let outcome = client
-            .read(&mut self.scratch, to_the_end, |line| {
-                workload.line(i, line, now)
+            .read(&mut self.scratch, to_the_end, |block| {
+                workload.lines(i, block, now)
             })
             .map_err(|e| e.describe(self.addr))?;
         if outcome.joined {
