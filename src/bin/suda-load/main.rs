@@ -18,8 +18,8 @@
 //! - [`report`]: the table and the JSON.
 //!
 //! The generator must never be the bottleneck: reads take 256 KiB at a
-//! time, lines are found with memchr and counted by their first bytes, and
-//! the work spreads over `--threads` polls. The table shows its CPU time
+//! time, a fanout receiver counts the lines of a whole read with memchr's
+//! vectorised count, and the work spreads over `--threads` polls. The table shows its CPU time
 //! beside the server's, so a reader can check.
 
 #![forbid(unsafe_code)]
