@@ -3,11 +3,12 @@
 //!
 //! # Counting
 //!
-//! Sender `k` is client `k` (nickname `ldf<k>`), so a delivery is a line
-//! that starts with `ldf`: one prefix test per line, no parsing. Server
-//! lines (`[Server]: ... has joined`) never start that way, so join and
-//! leave notices are not counted. Each receiver should get every message
-//! of every sender but itself; whatever is missing at the end is *lost*.
+//! Sender `k` is client `k` (nickname `ldf<k>`). A receiver counts the
+//! lines of each read in one vectorised pass and takes away the lines the
+//! room said (`[Server]: ... has joined`, found by their rare leading
+//! `[`), so join and leave notices are not counted. Each receiver should
+//! get every message of every sender but itself; whatever is missing at
+//! the end is *lost*, and more than that means someone else spoke.
 //!
 //! # The window
 //!
@@ -236,11 +237,7 @@ pub fn void_line(line: &[u8]) -> Option<String> {
     }
 }
 
-/// The decimal number at the start of `bytes`.
-///
-/// ```ignore
-/// assert_eq!(leading_number(b"12 >> x"), Some(12));
-/// ```
+/// The decimal number at the start of `bytes` (`12 >> x` gives 12).
 pub fn leading_number(bytes: &[u8]) -> Option<usize> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 18 {
@@ -343,6 +340,10 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
         .iter()
         .map(|&(id, n)| cfg.expected(id, &sent).saturating_sub(n))
         .sum();
+    let extra: u64 = got
+        .iter()
+        .map(|&(id, n)| n.saturating_sub(cfg.expected(id, &sent)))
+        .sum();
     let deliveries: u64 = got.iter().map(|&(_, n)| n).sum();
     let seconds = last_delivery
         .unwrap_or(end)
@@ -366,6 +367,9 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
             e
         }),
         Ok(()) if lost > 0 => Some(format!("{lost} deliveries lost")),
+        Ok(()) if extra > 0 => Some(format!(
+            "{extra} lines more than were sent: someone else is talking in the room"
+        )),
         Ok(()) => None,
     };
     report.ok = report.error.is_none();
