@@ -29,6 +29,10 @@ Script flags:
   --no-pin           do not pin server and generator to different cores
   --server-arg ARG   one more flag for the server this script starts
                      (repeat it: --server-arg --max-outbuf --server-arg 4MiB)
+  --pending-schedules N
+                     leave N scheduled messages pending in the server before
+                     the workloads (a server started here gets limits that
+                     allow it); compare with a run without
   -h, --help         this help, then the generator's
 
 When the script starts the server it runs
@@ -54,6 +58,7 @@ server_args=()
 gen_args=()
 max_clients=0
 quick=0
+pending=0
 # Largest number of clients a workload asks for (the room must hold them).
 note_clients() {
     case "$1" in
@@ -77,6 +82,7 @@ while [ $# -gt 0 ]; do
         --server-arg) need_value "$@"; server_args+=("$2"); shift 2 ;;
         --server-arg=*) server_args+=("${1#*=}"); shift ;;
         --quick) quick=1; gen_args+=("$1"); shift ;;
+        --pending-schedules) need_value "$@"; pending="$2"; gen_args+=("$1" "$2"); shift 2 ;;
         --fanout-clients | --latency-clients | --capacity-clients)
             need_value "$@"; note_clients "$2"; gen_args+=("$1" "$2"); shift 2 ;;
         --fanout-clients=* | --latency-clients=* | --capacity-clients=*)
@@ -146,6 +152,9 @@ if [ -z "$addr" ]; then
     fi
     server_flags=(serve --bind 127.0.0.1:0 --rate off --max-clients "$((max_clients + 16))"
         --log-file none --state-file none --verbosity warn)
+    if [ "$pending" -gt 0 ] 2>/dev/null; then
+        server_flags+=(--max-scheduled "$pending" --max-scheduled-total "$pending")
+    fi
     if [ "$udp" = 1 ]; then
         if "$server_bin" serve --help 2>/dev/null | grep -q -- '--udp'; then
             server_flags+=(--udp)

@@ -55,6 +55,9 @@ pub struct Disk {
     queued: Arc<AtomicUsize>,
     /// Whether there is a log at all.
     logging: bool,
+    /// Whether there is a state file at all (if not, the thread keeps no
+    /// copy of the pending messages).
+    saving: bool,
     /// Log lines dropped because the disk was too slow.
     dropped: u64,
 }
@@ -122,6 +125,7 @@ impl Disk {
                 .with_context(|| format!("cannot write state file {}", path.display()))?;
         }
         let logging = log.is_some();
+        let saving = state_file.is_some();
         let queued = Arc::new(AtomicUsize::new(0));
         let (jobs, receiver) = mpsc::channel();
         let worker = Worker {
@@ -144,6 +148,7 @@ impl Disk {
             thread: Some(thread),
             queued,
             logging,
+            saving,
             dropped: 0,
         })
     }
@@ -175,7 +180,9 @@ impl Disk {
 
     /// Queues a change to the pending scheduled messages.
     pub fn persist(&mut self, change: StateChange) {
-        self.send(Job::State(change));
+        if self.saving {
+            self.send(Job::State(change));
+        }
     }
 
     fn send(&mut self, job: Job) {

@@ -12,6 +12,8 @@
 //! - [`worker`]: the threads (one mio poll each over a share of the
 //!   clients), the start and stop signals, the main thread's watch.
 //! - [`fanout`], [`latency`], [`udp`], [`capacity`]: the workloads.
+//! - [`pending`]: `--pending-schedules`, scheduled messages left waiting in
+//!   the server before the workloads run.
 //! - [`context`]: the run's settings, the checks before a workload (server
 //!   reachable, room big enough, file descriptors), CPU meters.
 //! - [`procfs`]: CPU time and memory of the server and the generator.
@@ -30,6 +32,7 @@ mod client;
 mod context;
 mod fanout;
 mod latency;
+mod pending;
 mod procfs;
 mod report;
 mod udp;
@@ -174,6 +177,13 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     latency_probes: Option<u32>,
 
+    /// Before the workloads, leave this many scheduled messages pending in
+    /// the server (six days ahead), to see that they cost the room nothing.
+    /// The server needs --max-scheduled and --max-scheduled-total at least N.
+    #[arg(long, default_value_t = 0, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    pending_schedules: u64,
+
     /// capacity: idle clients to join [default: 10000; --quick: 500].
     #[arg(long, help_heading = "Capacity (memory)", value_name = "C",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -280,8 +290,17 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         addr: addr.to_string(),
         server_pid: args.server_pid,
         threads,
+        pending_schedules: args.pending_schedules,
         workloads: Vec::new(),
     };
+    if args.pending_schedules > 0 {
+        let took = pending::fill(addr, args.pending_schedules)?;
+        eprintln!(
+            "suda-load: {} scheduled messages pending in the server ({:.1} s to schedule)",
+            args.pending_schedules,
+            took.as_secs_f64()
+        );
+    }
     let mut unreachable = None;
     for workload in which {
         ctx.settle_server();

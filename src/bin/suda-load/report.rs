@@ -19,6 +19,9 @@ pub struct Run {
     pub server_pid: Option<u32>,
     /// Generator threads.
     pub threads: usize,
+    /// Scheduled messages left pending in the server before the workloads
+    /// (`--pending-schedules`).
+    pub pending_schedules: u64,
     /// One record per workload, in the order they ran.
     pub workloads: Vec<Workload>,
 }
@@ -198,13 +201,21 @@ pub fn table(run: &Run) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "suda-load against {}{}, {} generator thread{}\n\n",
+        "suda-load against {}{}, {} generator thread{}{}\n\n",
         run.addr,
         run.server_pid
             .map(|p| format!(" (server pid {p})"))
             .unwrap_or_default(),
         run.threads,
-        if run.threads == 1 { "" } else { "s" }
+        if run.threads == 1 { "" } else { "s" },
+        if run.pending_schedules > 0 {
+            format!(
+                ", {} scheduled messages pending",
+                count(run.pending_schedules)
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = write!(out, "{:label_width$}", "");
     for (w, width) in run.workloads.iter().zip(&widths) {
