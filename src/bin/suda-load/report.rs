@@ -388,10 +388,15 @@ mod tests {
             addr: "127.0.0.1:9999".into(),
             server_pid: Some(42),
             threads: 1,
+            pending_schedules: 100_000,
             workloads: vec![fanout, capacity],
         };
         let text = table(&run);
         assert!(text.contains("(server pid 42)"), "{text}");
+        assert!(
+            text.contains("100,000 scheduled messages pending"),
+            "{text}"
+        );
         let deliveries = text
             .lines()
             .find(|l| l.starts_with("deliveries "))
