@@ -76,21 +76,14 @@ impl Workload for Capacity {
 /// [`Refusal::Unreachable`] when the server cannot be reached.
 pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     let mut report = Report::new("capacity", "tcp", cfg.clients as u64);
-    if cfg.clients < 1 || cfg.concurrency < 1 {
-        report.error = Some("capacity needs at least one client and one join at a time".into());
-        return Ok(report);
-    }
-    if let Err(e) = ctx.check_fds(cfg.clients) {
+    let sizes = if cfg.clients < 1 || cfg.concurrency < 1 {
+        Err("capacity needs at least one client and one join at a time".into())
+    } else {
+        Ok(())
+    };
+    if let Err(e) = ctx.ready(cfg.clients, sizes)? {
         report.error = Some(e);
         return Ok(report);
-    }
-    match ctx.probe(cfg.clients) {
-        Ok(()) => {}
-        Err(Refusal::Workload(e)) => {
-            report.error = Some(e);
-            return Ok(report);
-        }
-        Err(unreachable) => return Err(unreachable),
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
     let window = cfg.concurrency.div_ceil(hands.len()).max(1);

@@ -177,12 +177,39 @@ impl Context {
         Ok(())
     }
 
+    /// The checks before a workload for `clients` participants: the
+    /// workload's own sizes (`sizes`), enough file descriptors, and a
+    /// server that answers and has room.
+    ///
+    /// # Returns
+    ///
+    /// `Ok(Err(why))` when this workload cannot run (the record says why
+    /// and the next workload may still run).
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Unreachable`]: no workload can run.
+    pub fn ready(
+        &self,
+        clients: usize,
+        sizes: Result<(), String>,
+    ) -> Result<Result<(), String>, Refusal> {
+        if let Err(e) = sizes.and_then(|()| self.check_fds(clients)) {
+            return Ok(Err(e));
+        }
+        match self.probe(clients) {
+            Ok(()) => Ok(Ok(())),
+            Err(Refusal::Workload(e)) => Ok(Err(e)),
+            Err(unreachable) => Err(unreachable),
+        }
+    }
+
     /// Makes sure this process may open `clients` sockets.
     ///
     /// # Errors
     ///
     /// The open file limit is too low, with what to do about it.
-    pub fn check_fds(&self, clients: usize) -> Result<(), String> {
+    fn check_fds(&self, clients: usize) -> Result<(), String> {
         let wanted = clients as u64 + SPARE_FDS;
         match rlimit::getrlimit(rlimit::Resource::NOFILE) {
             Ok((soft, _)) if soft < wanted => Err(format!(

@@ -260,17 +260,9 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     let mut report = Report::new("fanout", "tcp", cfg.clients as u64);
     report.senders = Some(cfg.senders as u64);
     report.message_bytes = Some(cfg.bytes as u64);
-    if let Err(e) = cfg.check().and_then(|()| ctx.check_fds(cfg.clients)) {
+    if let Err(e) = ctx.ready(cfg.clients, cfg.check())? {
         report.error = Some(e);
         return Ok(report);
-    }
-    match ctx.probe(cfg.clients) {
-        Ok(()) => {}
-        Err(Refusal::Workload(e)) => {
-            report.error = Some(e);
-            return Ok(report);
-        }
-        Err(unreachable) => return Err(unreachable),
     }
     let acked: Vec<AtomicU64> = (0..cfg.senders).map(|_| AtomicU64::new(0)).collect();
     let hands = worker::deal(cfg.clients, ctx.threads);
