@@ -157,12 +157,13 @@ impl OutQueue {
             match result {
                 Ok(None) => break,
                 Ok(Some(written)) => self.advance(written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         if !self.chunks.is_empty() {
+            self.detach_leftovers();
             return Ok(Flushed::Blocked);
         }
         // A busy connection keeps the capacity it uses every turn (growing it
@@ -209,6 +210,39 @@ impl OutQueue {
             written -= left;
             self.offset = 0;
             self.chunks.pop_front();
+            if let Some(first) = &mut self.unsealed {
+                *first = first.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Gives each waiting chunk bytes of its own when it holds only a small
+    /// part of a big shared buffer.
+    ///
+    /// A chunk keeps its whole turn buffer alive, other people's lines
+    /// included. For a client that is keeping up that lasts one turn; for
+    /// one that is stuck, a few bytes a turn would pin every turn's buffer,
+    /// and `--max-outbuf` (which counts the client's own bytes) would not
+    /// see it. After this, what a blocked queue holds is about what it is owed.
+    fn detach_leftovers(&mut self) {
+        for (i, chunk) in self.chunks.iter_mut().enumerate() {
+            let Chunk::Shared { bytes, start, end } = chunk else {
+                continue;
+            };
+            let skip = if i == 0 { self.offset } else { 0 };
+            let (from, to) = (*start as usize + skip, *end as usize);
+            if (to - from) * 2 >= bytes.len() {
+                continue;
+            }
+            let own: Rc<[u8]> = Rc::from(&bytes[from..to]);
+            *chunk = Chunk::Shared {
+                end: (to - from) as u32,
+                bytes: own,
+                start: 0,
+            };
+            if i == 0 {
+                self.offset = 0;
+            }
         }
     }
 }
@@ -333,6 +367,59 @@ mod tests {
         queue.seal(&turn.seal());
         assert_eq!(queue.flush(&mut sink).ok(), Some(Flushed::All));
         assert_eq!(sink.taken, b"a\n");
+    }
+
+    /// A client that is not reading must not keep whole turn buffers (other
+    /// people's lines) alive through the few bytes it is owed from each.
+    #[test]
+    fn a_blocked_queue_holds_only_what_it_is_owed() {
+        let mut turn = TurnBuffer::default();
+        let mut queue = OutQueue::default();
+        let big = Line::new(format!("{}\n", "w".repeat(10_000)));
+        let mine = Line::new("x\n".into());
+        turn.place(&big, UTF8); // someone else's whisper, same buffer
+        queue.push_turn(turn.place(&mine, UTF8));
+        let sealed = turn.seal();
+        queue.seal(&sealed);
+        let mut stuck = Trickle {
+            budget_calls: 0,
+            ..Trickle::open()
+        };
+        assert_eq!(queue.flush(&mut stuck).ok(), Some(Flushed::Blocked));
+        drop(sealed);
+        let held: usize = queue
+            .chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Shared { bytes, .. } => bytes.len(),
+                Chunk::Turn(_) => 0,
+            })
+            .sum();
+        assert_eq!(held, 2);
+        let mut open = Trickle::open();
+        assert_eq!(queue.flush(&mut open).ok(), Some(Flushed::All));
+        assert_eq!(open.taken, b"x\n");
+    }
+
+    /// Telnet answers (shared bytes) and lines of the turn mixed, with a
+    /// partial write between turns: everything goes out once, in order.
+    #[test]
+    fn shared_and_turn_chunks_mix_across_turns() {
+        let mut turn = TurnBuffer::default();
+        let mut queue = OutQueue::default();
+        queue.push_shared(&shared("old\n"));
+        queue.push_turn(turn.place(&Line::new("turn1\n".into()), UTF8));
+        // Flushing mid-turn writes only what is sealed...
+        let mut sink = Trickle::open();
+        assert_eq!(queue.flush(&mut sink).ok(), Some(Flushed::Blocked));
+        assert_eq!(sink.taken, b"old\n");
+        // ...and the turn's lines still go out once it is sealed.
+        queue.seal(&turn.seal());
+        queue.push_shared(&Rc::from(&b"\xff\xfc\x01"[..]));
+        queue.push_turn(turn.place(&Line::new("turn2\n".into()), UTF8));
+        queue.seal(&turn.seal());
+        assert_eq!(queue.flush(&mut sink).ok(), Some(Flushed::All));
+        assert_eq!(sink.taken, b"old\nturn1\n\xff\xfc\x01turn2\n");
     }
 
     #[test]

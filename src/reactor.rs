@@ -53,7 +53,7 @@ use crate::console::Console;
 use crate::disk::Disk;
 use crate::line::{Form, Line, TurnBuffer};
 use crate::outq::Flushed;
-use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange};
+use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange, Via};
 use crate::search::{Endpoint, Question, Searcher};
 
 /// The listening socket's token (slab keys never get this high).
@@ -574,7 +574,10 @@ impl Reactor {
             && self.listener.is_some()
             && self.accept_paused.is_none_or(|until| until <= now);
         let udp_now = self.udp.as_ref().is_some_and(|u| u.pending);
-        if !self.ready.is_empty() || accept_now || udp_now {
+        // Output queued outside a turn's flush (a signal's goodbye, the
+        // console leaving) goes out now, not after the next event.
+        let unflushed = !self.io.dirty.is_empty();
+        if !self.ready.is_empty() || accept_now || udp_now || unflushed {
             return Some(Duration::ZERO);
         }
         let udp_sweep = self
@@ -660,7 +663,8 @@ impl Reactor {
         match self.add(Stream::Tcp(stream), Some(peer), charset) {
             Ok((key, serial)) => {
                 log::debug!("conn {key} from {peer}: accepted");
-                self.room.open(key, serial, Some(peer), now, &mut self.io);
+                self.room
+                    .open(key, serial, Via::Stream(peer), now, &mut self.io);
             }
             Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
         }
@@ -968,7 +972,10 @@ impl Reactor {
         let text = String::from_utf8_lossy(&self.scratch[..n]);
         let word = text.trim();
         let keep_alive = word.is_empty() || word == UDP_PING;
-        let hello = word.eq_ignore_ascii_case(UDP_HELLO);
+        // A keep-alive from an address the server does not know (it forgot
+        // a silent client, or restarted) starts a session like HELO, so the
+        // client sees the prompt instead of its next line becoming a nickname.
+        let hello = word.eq_ignore_ascii_case(UDP_HELLO) || word == UDP_PING;
         let known = udp.peers.get(&from).copied().filter(|&(key, serial)| {
             self.io
                 .conns
@@ -977,8 +984,8 @@ impl Reactor {
         });
         let key = match known {
             Some((key, _)) => key,
-            // A keep-alive from nobody in particular starts nothing.
-            None if keep_alive => return,
+            // An empty datagram from nobody in particular starts nothing.
+            None if word.is_empty() => return,
             None => {
                 let socket = Rc::clone(&udp.socket);
                 let charset = Charset::detecting(self.default_encoding);
@@ -991,7 +998,8 @@ impl Reactor {
                     udp.peers.insert(from, (key, serial));
                 }
                 log::debug!("conn {key} from {from}: UDP session");
-                self.room.open(key, serial, Some(from), now, &mut self.io);
+                self.room
+                    .open(key, serial, Via::Datagram(from), now, &mut self.io);
                 if hello {
                     if let Some(conn) = self.io.conns.get_mut(key) {
                         conn.heard = Some(now.mono);
@@ -1114,6 +1122,26 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.accept_pending = false;
+        // Connections that already said goodbye only wait for the peer to
+        // hang up; stopping does not wait for that.
+        let lingering: Vec<usize> = self
+            .io
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                matches!(
+                    c.phase,
+                    Phase::Closing {
+                        write_shut: true,
+                        ..
+                    }
+                )
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in lingering {
+            self.io.kill(key);
+        }
         self.room.shutdown(now, &mut self.io);
         self.stopping = Some(now.mono + SHUTDOWN_GRACE);
     }

@@ -140,6 +140,36 @@ pub enum StateChange {
     Removed(u64),
 }
 
+/// How a connection reached the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A TCP client.
+    Stream(SocketAddr),
+    /// A UDP participant. There is no handshake, so its address may be
+    /// forged: such sessions are the first to go when the room is crowded
+    /// with people choosing nicknames.
+    Datagram(SocketAddr),
+}
+
+impl Via {
+    fn addr(self) -> SocketAddr {
+        match self {
+            Via::Stream(addr) | Via::Datagram(addr) => addr,
+        }
+    }
+}
+
+/// The network an address belongs to, for fairness between addresses: an
+/// IPv6 host has a whole /64 to pick addresses from.
+fn network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !u128::from(u64::MAX),
+        )),
+        v4 => v4,
+    }
+}
+
 /// Why a connection ended without the room asking for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gone {
@@ -220,6 +250,8 @@ struct Member {
     heard: Instant,
     /// Where it connects from (`None` for the console), for the log.
     origin: Option<SocketAddr>,
+    /// It came over UDP (see [`Via::Datagram`]).
+    datagram: bool,
 }
 
 /// The chat room.
@@ -327,14 +359,7 @@ impl Room {
     }
 
     /// A new connection: welcome it and ask for a nickname, or turn it away.
-    pub fn open(
-        &mut self,
-        key: ConnKey,
-        uid: u64,
-        origin: Option<SocketAddr>,
-        now: Now,
-        out: &mut dyn Outbox,
-    ) {
+    pub fn open(&mut self, key: ConnKey, uid: u64, via: Via, now: Now, out: &mut dyn Outbox) {
         if self.joined >= self.cfg.max_clients {
             let max = self.cfg.max_clients;
             self.tell(
@@ -350,7 +375,7 @@ impl Room {
             // Rather than turn the newcomer away (ten silent sockets would
             // lock everyone out), make room: the connection waiting longest
             // from the address with the most connections waiting goes.
-            let victim = self.eviction_candidate(origin).unwrap_or(key);
+            let victim = self.eviction_candidate(via).unwrap_or(key);
             self.tell(
                 victim,
                 now,
@@ -373,7 +398,8 @@ impl Room {
                 warned: None,
                 search_bucket: self.search_bucket(now),
                 heard: now.mono,
-                origin,
+                origin: Some(via.addr()),
+                datagram: matches!(via, Via::Datagram(_)),
             },
         );
         self.joining += 1;
@@ -388,20 +414,31 @@ impl Room {
     /// room: from the address with the most of them waiting (the newcomer's
     /// own address wins ties), the one waiting longest. The console is never
     /// chosen.
-    fn eviction_candidate(&self, newcomer: Option<SocketAddr>) -> Option<ConnKey> {
+    fn eviction_candidate(&self, newcomer: Via) -> Option<ConnKey> {
+        let choosing = self.members.iter().enumerate().filter_map(|(key, member)| {
+            let member = member.as_ref()?;
+            let origin = member.origin?;
+            member.nick.is_none().then_some((key, member, origin))
+        });
+        // Forged datagrams cost nothing to send: UDP sessions go first.
+        let datagram = choosing
+            .clone()
+            .filter(|(_, member, _)| member.datagram)
+            .min_by_key(|(_, member, _)| member.uid);
+        if let Some((key, _, _)) = datagram {
+            return Some(key);
+        }
         let mut waiting: HashMap<std::net::IpAddr, (usize, u64, ConnKey)> = HashMap::new();
-        for (key, member) in self.members.iter().enumerate() {
-            let Some(member) = member else { continue };
-            let (None, Some(origin)) = (&member.nick, member.origin) else {
-                continue;
-            };
-            let entry = waiting.entry(origin.ip()).or_insert((0, u64::MAX, key));
+        for (key, member, origin) in choosing {
+            let entry = waiting
+                .entry(network(origin.ip()))
+                .or_insert((0, u64::MAX, key));
             entry.0 += 1;
             if member.uid < entry.1 {
                 (entry.1, entry.2) = (member.uid, key);
             }
         }
-        let newcomer = newcomer.map(|a| a.ip());
+        let newcomer = Some(network(newcomer.addr().ip()));
         waiting
             .iter()
             .max_by_key(|(ip, (count, uid, _))| {
@@ -443,6 +480,7 @@ impl Room {
                 search_bucket: self.search_bucket(now),
                 heard: now.mono,
                 origin: None,
+                datagram: false,
             },
         );
         self.joining += 1;

@@ -100,7 +100,7 @@ fn login_timeout_closes_a_silent_connection() {
     silent.until("[Server]: Enter your nickname:");
     silent.expect("[Server]: Login timed out.");
     assert!(silent.expect_closed().is_empty());
-    // Nobody was in the room, so nobody was told anything.
+    // A connection that never joined leaves without a word to the room.
     assert_eq!(alice.sync(), Vec::<String>::new());
 }
 

@@ -90,6 +90,31 @@ fn a_nickname_can_be_the_first_datagram_and_silence_ends_the_session() {
     alice.expect("[Server]: Quiet has left the chat.");
     alice.send("/users");
     alice.expect("[Server]: Users online (1/10): Alice (admin)");
+    // A keep-alive after the server forgot the address gets the prompt
+    // again, rather than the next line silently becoming a nickname.
+    udp.send("/ping");
+    udp.expect("[Server]: Welcome to suda! (1/10 online)");
+    udp.expect("[Server]: Enter your nickname:");
+}
+
+/// Keep-alives keep a silent UDP participant in, well past --udp-idle.
+#[test]
+fn keep_alives_keep_a_session() {
+    let server = Server::start(&["--udp", "--udp-idle", "1s"]);
+    let mut alice = server.join("Alice");
+    let udp = UdpClient::new(&server);
+    udp.send("Pinger");
+    udp.until("[Server]: Welcome, Pinger! Type /help for commands.");
+    alice.expect("[Server]: Pinger has joined the chat.");
+    // Three times --udp-idle, a keep-alive every quarter of it (this pacing
+    // is the client's job, not a wait for the server).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        udp.send("/ping");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    alice.send("/users");
+    alice.expect("[Server]: Users online (2/10): Alice (admin), Pinger");
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+use std::net::SocketAddr;
+
 use super::*;
 use crate::schedule::SavedState;
 
@@ -58,6 +60,10 @@ impl Outbox for Recorder {
     }
 }
 
+fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("address")
+}
+
 /// A room, its outbox and its clock.
 struct Harness {
     room: Room,
@@ -91,9 +97,12 @@ impl Harness {
     fn connect(&mut self) -> ConnKey {
         let key = self.next_key;
         self.next_key += 1;
-        let addr = "127.0.0.1:4000".parse().ok();
+        self.open(key, Via::Stream(addr("127.0.0.1:4000")))
+    }
+
+    fn open(&mut self, key: ConnKey, via: Via) -> ConnKey {
         self.room
-            .open(key, 1000 + key as u64, addr, self.now, &mut self.out);
+            .open(key, 1000 + key as u64, via, self.now, &mut self.out);
         key
     }
 
@@ -579,9 +588,7 @@ fn silent_sockets_cannot_keep_newcomers_out() {
     let open = |h: &mut Harness, ip: &str| {
         let key = h.next_key;
         h.next_key += 1;
-        let addr = format!("{ip}:5000").parse().ok();
-        h.room.open(key, 1000 + key as u64, addr, h.now, &mut h.out);
-        key
+        h.open(key, Via::Stream(addr(&format!("{ip}:5000"))))
     };
     let pest: Vec<ConnKey> = (0..2).map(|_| open(&mut h, "10.0.0.66")).collect();
     let typing = open(&mut h, "10.0.0.7");
@@ -652,6 +659,46 @@ fn a_crowd_hears_joins_and_leaves_in_summaries() {
     let late = h.join("K");
     h.lines(late);
     assert_eq!(h.lines(first), ["[Server]: K has joined the chat."]);
+}
+
+/// Datagrams from forged addresses cost nothing: UDP sessions still at the
+/// prompt are pushed out before anyone who connected over TCP, and an IPv6
+/// /64 counts as one address.
+#[test]
+fn forged_udp_sessions_and_ipv6_hosts_cannot_push_people_out() {
+    let cfg = RoomConfig {
+        max_joining: 3,
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let next = |h: &mut Harness, via: Via| {
+        let key = h.next_key;
+        h.next_key += 1;
+        h.open(key, via)
+    };
+    let typing = next(&mut h, Via::Stream(addr("10.0.0.7:5000")));
+    let helo: Vec<ConnKey> = (2..4)
+        .map(|i| next(&mut h, Via::Datagram(addr(&format!("10.0.1.{i}:9999")))))
+        .collect();
+    for i in 10..20 {
+        next(&mut h, Via::Datagram(addr(&format!("10.0.1.{i}:9999"))));
+    }
+    assert!(helo.iter().all(|k| h.closed(*k)));
+    assert!(!h.closed(typing));
+    // Many addresses of one IPv6 /64 count as one host.
+    let mut h = Harness::with(
+        RoomConfig {
+            max_joining: 3,
+            ..RoomConfig::default()
+        },
+        Schedules::default(),
+    );
+    let typing = next(&mut h, Via::Stream(addr("[2001:db8:1::7]:5000")));
+    let first = next(&mut h, Via::Stream(addr("[2001:db8:2::1]:5000")));
+    next(&mut h, Via::Stream(addr("[2001:db8:2::2]:5000")));
+    next(&mut h, Via::Stream(addr("[2001:db8:2::3]:5000")));
+    assert!(h.closed(first));
+    assert!(!h.closed(typing));
 }
 
 #[test]
@@ -790,7 +837,7 @@ fn timestamps_prefix_every_line() {
         now,
     );
     let mut out = Recorder::default();
-    room.open(0, 1, None, now, &mut out);
+    room.open(0, 1, Via::Stream(addr("127.0.0.1:4000")), now, &mut out);
     room.input(0, Input::Line("Alice"), now, &mut out);
     let lines = out.sent.remove(&0).unwrap_or_default();
     assert!(
