@@ -80,6 +80,9 @@ enum End {
     Lost(Option<io::Error>),
     /// The admin kicked us.
     Kicked,
+    /// `--nick` was refused and nobody is at a keyboard to pick another:
+    /// the server's answer.
+    NickRefused(String),
 }
 
 /// Runs `suda connect`: one line on standard error and a non-zero exit
@@ -99,6 +102,10 @@ pub fn run(args: ConnectArgs) -> ExitCode {
         }
         Ok(End::Lost(Some(e))) => {
             eprintln!("suda: Connection lost: {}.", transport::describe(&e));
+            ExitCode::FAILURE
+        }
+        Ok(End::NickRefused(answer)) => {
+            eprintln!("suda: the nickname was refused ({answer}); try another --nick, or --nick-retries N");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -450,6 +457,14 @@ impl Session {
                 if self.auto.active() {
                     match self.auto.answer(prompt) {
                         Some(nick) => self.send_raw(&nick),
+                        // Lines piped before the refusal were meant for the
+                        // room: rather than send the first as a nickname,
+                        // stop and say why. (With nothing held, whoever feeds
+                        // the input may still answer the prompt.)
+                        None if !self.screen.interactive() && !self.held.is_empty() => {
+                            let answer = text.trim_start_matches("[Server]: ").to_string();
+                            self.end.get_or_insert(End::NickRefused(answer));
+                        }
                         None => self.release_held(),
                     }
                 }

@@ -116,6 +116,35 @@ fn a_taken_nickname_is_left_to_the_user() {
     client.expect("[Server]: Welcome, Carol! Type /help for commands.");
 }
 
+/// Chat lines piped in advance are never taken as a nickname: if --nick is
+/// refused, the client stops with one line instead.
+#[test]
+fn piped_chat_is_not_sent_as_a_nickname() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    // The chat line is there before the client starts: it is read, and
+    // held, long before the server's refusal can arrive.
+    let path = server.file("chat.txt");
+    std::fs::write(&path, "hello everyone\n").expect("write input");
+    let mut command = suda();
+    command.args([
+        "connect",
+        &server.addr.to_string(),
+        "--nick",
+        "alice",
+        "--no-log",
+    ]);
+    let mut client = ChatClient::spawn(command, Stdio::from(File::open(&path).expect("open")));
+    let (status, stderr) = client.finish();
+    assert!(!status.success());
+    assert!(stderr.contains("the nickname was refused"), "{stderr}");
+    assert_eq!(
+        alice.sync(),
+        Vec::<String>::new(),
+        "no one joined as \"hello everyone\""
+    );
+}
+
 #[test]
 fn nick_retries_try_numbered_names() {
     let server = Server::start(&[]);
