@@ -457,11 +457,10 @@ impl Session {
                 if self.auto.active() {
                     match self.auto.answer(prompt) {
                         Some(nick) => self.send_raw(&nick),
-                        // Lines piped before the refusal were meant for the
-                        // room: rather than send the first as a nickname,
-                        // stop and say why. (With nothing held, whoever feeds
-                        // the input may still answer the prompt.)
-                        None if !self.screen.interactive() && !self.held.is_empty() => {
+                        // Piped input is chat meant for the room: rather
+                        // than send a line of it as a nickname, stop and say
+                        // why. At a terminal the user types another name.
+                        None if !self.screen.interactive() => {
                             let answer = text.trim_start_matches("[Server]: ").to_string();
                             self.end.get_or_insert(End::NickRefused(answer));
                         }

@@ -104,26 +104,26 @@ fn exit_command_and_input_from_a_regular_file() {
     assert_eq!(stderr, "");
 }
 
+/// Without --nick, the user answers the prompt (piped or typed).
 #[test]
-fn a_taken_nickname_is_left_to_the_user() {
+fn without_nick_the_user_answers_the_prompt() {
     let server = Server::start(&[]);
     let _alice = server.join("Alice");
-    let mut client = server.chat_client(&["--nick", "alice"]);
+    let mut client = server.chat_client(&[]);
     client.until(PROMPT);
+    client.send("alice");
     client.expect("[Server]: Nickname \"alice\" is already in use. Enter your nickname:");
-    // Not answered again: what the user types next is the nickname.
     client.send("Carol");
     client.expect("[Server]: Welcome, Carol! Type /help for commands.");
 }
 
-/// Chat lines piped in advance are never taken as a nickname: if --nick is
-/// refused, the client stops with one line instead.
+/// Piped chat is never taken as a nickname: if --nick is refused, the
+/// client stops with one line instead (at a terminal, the user would be
+/// asked for another).
 #[test]
 fn piped_chat_is_not_sent_as_a_nickname() {
     let server = Server::start(&[]);
     let mut alice = server.join("Alice");
-    // The chat line is there before the client starts: it is read, and
-    // held, long before the server's refusal can arrive.
     let path = server.file("chat.txt");
     std::fs::write(&path, "hello everyone\n").expect("write input");
     let mut command = suda();
