@@ -388,21 +388,7 @@ impl Room {
             }
             self.remove(victim);
         }
-        self.insert(
-            key,
-            Member {
-                uid,
-                nick: None,
-                seq: 0,
-                bucket: self.bucket(now),
-                warned: None,
-                search_bucket: self.search_bucket(now),
-                heard: now.mono,
-                origin: Some(via.addr()),
-                datagram: matches!(via, Via::Datagram(_)),
-            },
-        );
-        self.joining += 1;
+        self.admit(key, uid, Some(via), now);
         self.arm(now.mono, self.cfg.login_timeout, Timer::Login { key, uid });
         let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
         let welcome = format!("Welcome to {name}! ({online}/{max} online)");
@@ -469,21 +455,7 @@ impl Room {
         if self.nicks.contains_key(&nick_key(nick)) {
             return Err(format!("nickname {nick:?} is already in use"));
         }
-        self.insert(
-            key,
-            Member {
-                uid,
-                nick: None,
-                seq: 0,
-                bucket: self.bucket(now),
-                warned: None,
-                search_bucket: self.search_bucket(now),
-                heard: now.mono,
-                origin: None,
-                datagram: false,
-            },
-        );
-        self.joining += 1;
+        self.admit(key, uid, None, now);
         self.join(key, nick, now, out);
         self.admin = Some(key);
         Ok(())
@@ -1288,6 +1260,24 @@ impl Room {
             );
         }
         false
+    }
+
+    /// Seats a connection that has yet to choose a nickname (`via` is
+    /// `None` for the console).
+    fn admit(&mut self, key: ConnKey, uid: u64, via: Option<Via>, now: Now) {
+        let member = Member {
+            uid,
+            nick: None,
+            seq: 0,
+            bucket: self.bucket(now),
+            warned: None,
+            search_bucket: self.search_bucket(now),
+            heard: now.mono,
+            origin: via.map(Via::addr),
+            datagram: matches!(via, Some(Via::Datagram(_))),
+        };
+        self.insert(key, member);
+        self.joining += 1;
     }
 
     fn insert(&mut self, key: ConnKey, member: Member) {
