@@ -254,6 +254,28 @@ in the language of the question.";
 /// The longest duration any flag takes: past this, "never" is meant.
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// Prints a command-line error the way both binaries do: help and version
+/// as clap writes them, a usage error as one line (`PROGRAM: ...`).
+/// Returns the exit code: 0 for help and version, 2 otherwise.
+pub fn report_usage_error(program: &str, error: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            std::process::ExitCode::from(if error.use_stderr() { 2 } else { 0 })
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("{program}: {first} (see --help)");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// A humantime duration: `90s`, `10m`, `1h30m`; at most ten years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text.trim())

@@ -3,7 +3,6 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
 use clap::Parser as _;
 
 use suda::cli::{Cli, Command};
@@ -12,7 +11,7 @@ use suda::config::Config;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return clap_error(&e),
+        Err(e) => return suda::cli::report_usage_error("suda", &e),
     };
     match cli.command {
         Command::Serve(args) => {
@@ -38,25 +37,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Connect(args) => suda::client::run(*args),
-    }
-}
-
-/// Help and version as clap prints them; a usage error in one line.
-fn clap_error(e: &clap::Error) -> ExitCode {
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            ExitCode::from(if e.use_stderr() { 2 } else { 0 })
-        }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("suda: {first} (see --help)");
-            ExitCode::from(2)
-        }
     }
 }
 

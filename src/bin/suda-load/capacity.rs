@@ -18,7 +18,7 @@ use mio::Registry;
 use crate::client::{Client, ClientError};
 use crate::context::{Context, Refusal};
 use crate::report::Workload as Report;
-use crate::worker::{self, Plan, Shared, Workload};
+use crate::worker::{self, Shared, Workload};
 
 /// Nicknames of this workload: `ldc0`, `ldc1`, ...
 const PREFIX: &str = "ldc";
@@ -87,14 +87,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
     let window = cfg.concurrency.div_ceil(hands.len()).max(1);
-    let plans: Vec<Plan> = hands
-        .iter()
-        .map(|ids| Plan {
-            addr: ctx.addr,
-            nicks: ids.iter().map(|id| format!("{PREFIX}{id}")).collect(),
-            join_window: window,
-        })
-        .collect();
+    let plans = worker::plans(ctx.addr, &hands, PREFIX, window);
     let shared = Shared::default();
     let limits = ctx.limits();
     let n = cfg.clients as u64;

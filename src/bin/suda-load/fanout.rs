@@ -28,7 +28,7 @@ use mio::Registry;
 use crate::client::{Client, ClientError};
 use crate::context::{Context, Refusal};
 use crate::report::Workload as Report;
-use crate::worker::{self, Plan, Shared, Workload};
+use crate::worker::{self, Shared, Workload};
 
 /// Nicknames of this workload: `ldf0`, `ldf1`, ...
 const PREFIX: &str = "ldf";
@@ -266,14 +266,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let acked: Vec<AtomicU64> = (0..cfg.senders).map(|_| AtomicU64::new(0)).collect();
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans: Vec<Plan> = hands
-        .iter()
-        .map(|ids| Plan {
-            addr: ctx.addr,
-            nicks: ids.iter().map(|id| format!("{PREFIX}{id}")).collect(),
-            join_window: cfg.clients,
-        })
-        .collect();
+    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let limits = ctx.limits();
     let bar = ctx.bar("fanout", cfg.clients as u64, "joining");

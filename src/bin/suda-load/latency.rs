@@ -30,7 +30,7 @@ use crate::client::{Client, ClientError};
 use crate::context::{Context, Refusal};
 use crate::fanout::void_line;
 use crate::report::{Percentiles, Workload as Report};
-use crate::worker::{self, Plan, Shared, Workload};
+use crate::worker::{self, Shared, Workload};
 
 /// Digits of the timestamp at the start of each payload.
 pub const STAMP_DIGITS: usize = 20;
@@ -497,14 +497,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
         return Ok(report);
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans: Vec<Plan> = hands
-        .iter()
-        .map(|ids| Plan {
-            addr: ctx.addr,
-            nicks: ids.iter().map(|id| format!("{PREFIX}{id}")).collect(),
-            join_window: cfg.clients,
-        })
-        .collect();
+    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let (watched, workers) = worker::run_workers(
         &plans,

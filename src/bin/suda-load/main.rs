@@ -42,7 +42,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 
 use crate::context::{Context, Refusal};
@@ -221,7 +220,7 @@ fn pick<T>(given: Option<T>, normal: T, quick: T, is_quick: bool) -> T {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
-        Err(e) => return clap_error(&e),
+        Err(e) => return suda::cli::report_usage_error("suda-load", &e),
     };
     match run(&args) {
         Ok(code) => code,
@@ -357,23 +356,4 @@ fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_DEFAULT_THREADS)
-}
-
-/// Help and version as clap prints them; a usage error in one line.
-fn clap_error(e: &clap::Error) -> ExitCode {
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            ExitCode::from(if e.use_stderr() { 2 } else { 0 })
-        }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("suda-load: {first} (see --help)");
-            ExitCode::from(2)
-        }
-    }
 }

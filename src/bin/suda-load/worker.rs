@@ -403,6 +403,23 @@ impl Drop for PanicWatch<'_> {
     }
 }
 
+/// One plan per worker: the clients `hands` dealt it, named `PREFIX<id>`.
+pub fn plans(
+    addr: SocketAddr,
+    hands: &[Vec<usize>],
+    prefix: &str,
+    join_window: usize,
+) -> Vec<Plan> {
+    hands
+        .iter()
+        .map(|ids| Plan {
+            addr,
+            nicks: ids.iter().map(|id| format!("{prefix}{id}")).collect(),
+            join_window,
+        })
+        .collect()
+}
+
 /// Deals `count` clients out to `threads` workers, round robin: worker `t`
 /// gets clients `t`, `t + threads`, ...
 pub fn deal(count: usize, threads: usize) -> Vec<Vec<usize>> {
