@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use jiff::tz::TimeZone;
 
-use crate::charset::Encoding;
-use crate::ratelimit::RateSpec;
+use crate::net::charset::Encoding;
+use crate::room::ratelimit::RateSpec;
 
 /// suda (수다): a chat room for terminals. UTF-8 and CP949 side by side.
 #[derive(Debug, Parser)]

@@ -40,10 +40,10 @@ use anyhow::{anyhow, Context as _};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 
-use crate::charset::{Charset, Encoding};
 use crate::cli::ConnectArgs;
-use crate::codec::{Frame, Frames, LineCodec};
-use crate::signals;
+use crate::net::charset::{Charset, Encoding};
+use crate::net::codec::{Frame, Frames, LineCodec};
+use crate::net::signals;
 use crate::text::sanitize;
 use login::AutoNick;
 use screen::{Mode, Screen, Typed};

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
-use crate::charset::Encoding;
 use crate::cli::ServeArgs;
-use crate::ratelimit::Rate;
+use crate::net::charset::Encoding;
+use crate::room::ratelimit::Rate;
 use crate::room::{RoomConfig, SearchRules};
 use crate::search::Endpoint;
 use crate::text::valid_nick;

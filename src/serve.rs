@@ -14,11 +14,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
-use crate::disk::{self, Disk};
-use crate::reactor::{Parts, Reactor};
+use crate::net::reactor::{Parts, Reactor};
+use crate::net::{console, signals};
+use crate::room::schedules::{SavedState, Schedules};
 use crate::room::Room;
-use crate::schedule::{SavedState, Schedules};
-use crate::{console, signals};
+use crate::store::disk::{self, Disk};
 
 /// File descriptors kept for everything that is not a client: listener,
 /// poller, log, state file, console, signals.

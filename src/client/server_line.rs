@@ -5,7 +5,7 @@
 //! the right code). Those lines are the protocol contract's exact words, so
 //! they are recognised here by their wording and nowhere else.
 
-use crate::charset::Encoding;
+use crate::net::charset::Encoding;
 
 /// Everything from the server that is a notice starts with this.
 pub const SERVER: &str = "[Server]: ";

@@ -15,7 +15,7 @@ use mio::event::Source;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
-use crate::codec::{Frame, Frames, LineCodec};
+use crate::net::codec::{Frame, Frames, LineCodec};
 
 /// The port `suda serve` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9999;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use std::net::SocketAddr;
 
 use super::*;
-use crate::schedule::SavedState;
+use crate::room::schedules::SavedState;
 
 /// Remembers everything the room asked for.
 #[derive(Default)]

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::room::schedules::{SavedState, Scheduled};
 use crate::room::StateChange;
-use crate::schedule::{SavedState, Scheduled};
 
 /// Rewrite the state file at most this often while messages come and go.
 pub const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(1);

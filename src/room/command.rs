@@ -94,7 +94,7 @@ impl<'a> Command<'a> {
     /// Reads one line (already decoded and sanitized, not empty).
     ///
     /// ```
-    /// use suda::command::Command;
+    /// use suda::room::command::Command;
     /// assert_eq!(Command::parse("hi /all"), Command::Chat("hi /all"));
     /// assert_eq!(Command::parse("/W bob  psst"), Command::Whisper { to: "bob", text: "psst" });
     /// assert_eq!(Command::parse("//shrug"), Command::Chat("/shrug"));

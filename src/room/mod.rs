@@ -9,20 +9,24 @@
 //! (`uid`) that is never reused, so a timer or a scheduled message that
 //! outlives its connection cannot reach a newcomer who got the same key.
 
+pub mod command;
+pub mod ratelimit;
+pub mod schedules;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::charset::Encoding;
 use crate::clock::{Clock, Now};
-use crate::command::{self, Command};
-use crate::line::Line;
-use crate::ratelimit::{Rate, TokenBucket};
-use crate::schedule::{Scheduled, Schedules, When};
+use crate::net::charset::Encoding;
+use crate::net::line::Line;
+use crate::room::ratelimit::{Rate, TokenBucket};
+use crate::room::schedules::{Scheduled, Schedules, When};
 use crate::text::{nick_key, normalize_nick, sanitize, valid_nick};
 use crate::timer::TimerWheel;
+use command::Command;
 
 /// A connection's slab key.
 pub type ConnKey = usize;

@@ -2,13 +2,13 @@
 //!
 //! A line ends with `\n`; a `\r` just before it is dropped, so `\r\n` from
 //! telnet works as well as `\n` from netcat. Telnet commands are removed
-//! first ([`crate::telnet`]). A line longer than the limit is reported once
+//! first ([`crate::net::telnet`]). A line longer than the limit is reported once
 //! as [`Frame::TooLong`] and the rest of it, up to its newline, is discarded,
 //! so a client can never make the server buffer more than one line's worth.
 
 use std::ops::Range;
 
-use crate::telnet::TelnetFilter;
+use crate::net::telnet::TelnetFilter;
 
 /// One unit of input found by [`LineCodec::feed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ impl FromStr for RateSpec {
     type Err = String;
 
     /// ```
-    /// use suda::ratelimit::RateSpec;
+    /// use suda::room::ratelimit::RateSpec;
     /// assert_eq!("5/s".parse::<RateSpec>(), Ok(RateSpec(Some(5.0))));
     /// assert_eq!("120/m".parse::<RateSpec>(), Ok(RateSpec(Some(2.0))));
     /// assert_eq!("1/10s".parse::<RateSpec>(), Ok(RateSpec(Some(0.1))));

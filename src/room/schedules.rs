@@ -32,7 +32,7 @@ impl When {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use suda::schedule::When;
+    /// use suda::room::schedules::When;
     /// assert_eq!(When::parse("9:05"), Some(When::At { hour: 9, minute: 5 }));
     /// assert_eq!(When::parse("1h30m"), Some(When::After(Duration::from_secs(5400))));
     /// assert_eq!(When::parse("24:00"), None);

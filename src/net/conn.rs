@@ -8,9 +8,9 @@ use mio::event::Source;
 use mio::net::{TcpStream, UdpSocket, UnixStream};
 use mio::{Interest, Registry, Token};
 
-use crate::charset::Charset;
-use crate::codec::LineCodec;
-use crate::outq::{Flushed, OutQueue};
+use crate::net::charset::Charset;
+use crate::net::codec::LineCodec;
+use crate::net::outq::{Flushed, OutQueue};
 
 /// The socket behind a connection.
 #[derive(Debug)]

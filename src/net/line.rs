@@ -8,7 +8,7 @@
 //! at the end of the turn a listener's whole share is usually one
 //! contiguous slice: one iovec for `writev`, one straight copy for the
 //! kernel. At the end of the turn the buffers are sealed into shared,
-//! reference-counted bytes (see [`crate::outq`]).
+//! reference-counted bytes (see [`crate::net::outq`]).
 //!
 //! There are four wire forms: UTF-8 or CP949, each with `\n` line ends
 //! (netcat, most clients) or `\r\n` (telnet clients, whose terminals do not
@@ -17,7 +17,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::charset::Encoding;
+use crate::net::charset::Encoding;
 
 /// Number of wire forms.
 pub const FORMS: usize = 4;
@@ -40,7 +40,7 @@ impl Form {
     /// The bytes of `text` (UTF-8, lines ending in `\n`) in this form.
     ///
     /// ```
-    /// use suda::{charset::Encoding, line::Form};
+    /// use suda::net::{charset::Encoding, line::Form};
     /// let cp949 = Form { encoding: Encoding::Cp949, crlf: true };
     /// let mut out = Vec::new();
     /// cp949.write("가\n", &mut out);

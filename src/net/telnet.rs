@@ -80,7 +80,7 @@ enum State {
 /// is what rules out negotiation loops.
 ///
 /// ```
-/// use suda::telnet::TelnetFilter;
+/// use suda::net::telnet::TelnetFilter;
 /// let mut filter = TelnetFilter::default();
 /// let (mut data, mut reply) = (Vec::new(), Vec::new());
 /// filter.filter(b"\xff\xfd\x18hi\xff\xff", &mut data, &mut reply);

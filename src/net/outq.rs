@@ -2,7 +2,7 @@
 //! `writev`.
 //!
 //! During a turn, lines are queued as [`Span`]s of the turn's buffer (see
-//! [`crate::line`]); spans that follow each other merge, so a listener's
+//! [`crate::net::line`]); spans that follow each other merge, so a listener's
 //! share of a busy turn is usually one entry. When the turn ends the buffer
 //! is sealed and every span becomes a range of shared bytes, which is what
 //! is written and what stays queued if the socket is full.
@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::rc::Rc;
 
-use crate::line::{Sealed, Span};
+use crate::net::line::{Sealed, Span};
 
 /// Most slices handed to one `writev` (Linux takes up to 1024).
 const MAX_SLICES: usize = 512;
@@ -250,8 +250,8 @@ impl OutQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charset::Encoding;
-    use crate::line::{Form, Line, TurnBuffer};
+    use crate::net::charset::Encoding;
+    use crate::net::line::{Form, Line, TurnBuffer};
 
     /// A writer that takes at most `limit` bytes per call, then blocks.
     struct Trickle {

@@ -2,7 +2,7 @@
 //!
 //! Each connection speaks one [`Encoding`]. Text inside the server is always
 //! UTF-8 (`str`); bytes are decoded once when a line arrives and encoded once
-//! per encoding when a line leaves (see [`crate::line::Line`]).
+//! per encoding when a line leaves (see [`crate::net::line::Line`]).
 //!
 //! CP949 is `encoding_rs::EUC_KR`: the WHATWG "EUC-KR" decoder is in fact
 //! Windows code page 949 (Unified Hangul Code), with all 11 172 syllables.
@@ -28,7 +28,7 @@ impl Encoding {
     /// Reads a user's or operator's name for an encoding.
     ///
     /// ```
-    /// use suda::charset::Encoding;
+    /// use suda::net::charset::Encoding;
     /// assert_eq!(Encoding::parse("UTF8"), Some(Encoding::Utf8));
     /// assert_eq!(Encoding::parse("euc-kr"), Some(Encoding::Cp949));
     /// assert_eq!(Encoding::parse("latin1"), None);
@@ -57,7 +57,7 @@ impl Encoding {
     /// `encoding_rs::Encoding::encode` would produce).
     ///
     /// ```
-    /// use suda::charset::Encoding;
+    /// use suda::net::charset::Encoding;
     /// assert_eq!(&*Encoding::Cp949.encode("가😀"), b"\xb0\xa1?");
     /// ```
     pub fn encode(self, text: &str) -> Cow<'_, [u8]> {
@@ -129,7 +129,7 @@ impl Charset {
     /// the connection switches. Bytes valid in neither become U+FFFD.
     ///
     /// ```
-    /// use suda::charset::{Charset, Encoding};
+    /// use suda::net::charset::{Charset, Encoding};
     /// let mut charset = Charset::detecting(Encoding::Utf8);
     /// assert_eq!(charset.decode(b"\xbe\xc8\xb3\xe7"), "안녕");
     /// assert_eq!(charset.encoding, Encoding::Cp949);

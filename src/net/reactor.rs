@@ -45,16 +45,16 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use crate::charset::{Charset, Encoding};
 use crate::clock::Now;
-use crate::codec::{Frame, Frames};
-use crate::conn::{Conn, Phase, Stream};
-use crate::console::Console;
-use crate::disk::Disk;
-use crate::line::{Form, Line, TurnBuffer};
-use crate::outq::Flushed;
+use crate::net::charset::{Charset, Encoding};
+use crate::net::codec::{Frame, Frames};
+use crate::net::conn::{Conn, Phase, Stream};
+use crate::net::console::Console;
+use crate::net::line::{Form, Line, TurnBuffer};
+use crate::net::outq::Flushed;
 use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange, Via};
 use crate::search::{Endpoint, Question, Searcher};
+use crate::store::disk::Disk;
 
 /// The listening socket's token (slab keys never get this high).
 const LISTENER: Token = Token(usize::MAX);
@@ -1017,7 +1017,7 @@ impl Reactor {
             return;
         }
         // A datagram is complete: split it like a stream that ends there.
-        let mut codec = crate::codec::LineCodec::default();
+        let mut codec = crate::net::codec::LineCodec::default();
         self.frames.clear();
         self.reply.clear();
         codec.feed(
