@@ -8,8 +8,10 @@ use jiff::Timestamp;
 
 use std::net::SocketAddr;
 
+use super::commands::answer_lines;
 use super::*;
-use crate::room::schedules::SavedState;
+use crate::net::charset::Encoding;
+use crate::room::schedules::{SavedState, Scheduled};
 
 /// Remembers everything the room asked for.
 #[derive(Default)]

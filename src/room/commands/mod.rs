@@ -1,9 +1,27 @@
-//! What a line from a participant asks for.
+//! What a line from a participant asks for, and carrying it out.
 //!
-//! Parsing is separate from doing ([`crate::room`]): it needs no state and
-//! the grammar can be read in one place. An unknown command is a variant,
+//! [`Command::parse`] needs no state, so the grammar can be read in one
+//! place; `Room::apply` at the end of this file hands each command to the
+//! file named after it (`whisper.rs`, `kick.rs`, ...). An unknown command is a variant,
 //! not an error, and so is a command with missing arguments: both have an
 //! answer the user must see.
+
+mod chat;
+mod encoding;
+mod kick;
+mod rename;
+mod schedule;
+mod search;
+mod users;
+mod whisper;
+
+pub(in crate::room) use schedule::wall_delay;
+#[cfg(test)]
+pub(in crate::room) use search::answer_lines;
+pub(in crate::room) use search::PendingSearch;
+
+use crate::clock::Now;
+use crate::room::{ConnKey, Outbox, Room};
 
 /// The usage line of each command that takes arguments.
 pub mod usage {
@@ -94,7 +112,7 @@ impl<'a> Command<'a> {
     /// Reads one line (already decoded and sanitized, not empty).
     ///
     /// ```
-    /// use suda::room::command::Command;
+    /// use suda::room::commands::Command;
     /// assert_eq!(Command::parse("hi /all"), Command::Chat("hi /all"));
     /// assert_eq!(Command::parse("/W bob  psst"), Command::Whisper { to: "bob", text: "psst" });
     /// assert_eq!(Command::parse("//shrug"), Command::Chat("/shrug"));
@@ -144,6 +162,52 @@ impl<'a> Command<'a> {
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
             "exit" | "quit" => Command::Exit,
             _ => Command::Unknown(name),
+        }
+    }
+}
+
+impl Room {
+    /// Carries out a participant's command.
+    pub(in crate::room) fn apply(
+        &mut self,
+        key: ConnKey,
+        command: Command<'_>,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        match command {
+            Command::Chat(text) => self.chat(key, text, now, out),
+            Command::Help => {
+                for text in HELP {
+                    self.tell(key, now, out, format_args!("{text}"));
+                }
+            }
+            Command::Users => self.users(key, now, out),
+            Command::Rename(nick) => self.rename(key, nick, now, out),
+            Command::Whisper { to, text } => self.whisper(key, to, text, now, out),
+            Command::Schedule { when, text } => self.schedule(key, when, text, now, out),
+            Command::Schedules => self.list_schedules(key, now, out),
+            Command::Unschedule(id) => self.unschedule(key, id, now, out),
+            Command::Kick(nick) => self.kick(key, nick, now, out),
+            Command::Search(question) => self.search(key, question, now, out),
+            Command::Encoding(name) => self.set_encoding(key, name, now, out),
+            Command::Exit => {
+                let nick = self.nick(key).unwrap_or_default().to_string();
+                self.tell(key, now, out, format_args!("Bye, {nick}!"));
+                self.leave(key, "quit", now, out);
+                out.close(key);
+            }
+            Command::Usage(usage) => {
+                self.tell(key, now, out, format_args!("Usage: {usage}"));
+            }
+            Command::Unknown(name) => {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Unknown command \"/{name}\". Type /help for commands."),
+                );
+            }
         }
     }
 }

@@ -1,0 +1,19 @@
+//! A line that is not a command: to everyone else.
+
+use crate::clock::Now;
+use crate::room::{ConnKey, Outbox, Room};
+
+impl Room {
+    pub(in crate::room) fn chat(
+        &mut self,
+        key: ConnKey,
+        text: &str,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        let nick = self.nick(key).unwrap_or_default().to_string();
+        let line = self.line(now, format_args!("{nick} >> {text}"));
+        self.broadcast(Some(key), &line, out);
+        self.log(now, out, format_args!("message {nick}: {text}"));
+    }
+}

@@ -1,0 +1,27 @@
+//! `/whisper`: a line for one person only.
+
+use crate::clock::Now;
+use crate::room::{ConnKey, Outbox, Room};
+
+impl Room {
+    pub(in crate::room) fn whisper(
+        &mut self,
+        key: ConnKey,
+        to: &str,
+        text: &str,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        let Some(target) = self.find(to) else {
+            self.tell(key, now, out, format_args!("No user named \"{to}\"."));
+            return;
+        };
+        let from = self.nick(key).unwrap_or_default().to_string();
+        let to = self.nick(target).unwrap_or_default().to_string();
+        let line = self.line(now, format_args!("[Whisper from {from}] {text}"));
+        out.send(target, &line);
+        let line = self.line(now, format_args!("[Whisper to {to}] {text}"));
+        out.send(key, &line);
+        self.log(now, out, format_args!("whisper {from} -> {to}"));
+    }
+}

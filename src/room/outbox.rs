@@ -1,0 +1,42 @@
+//! The seam between the room and the world: everything the room asks for
+//! (send, close, log, persist, ask the model) goes through an [`Outbox`].
+//! The reactor implements it over sockets; the room's tests record it.
+
+use crate::net::charset::Encoding;
+use crate::net::line::Line;
+use crate::room::schedules::Scheduled;
+use crate::room::ConnKey;
+#[cfg(doc)]
+use crate::room::Room;
+
+/// What the room asks of the world around it.
+pub trait Outbox {
+    /// Queues `line` for connection `to`, in that connection's encoding.
+    fn send(&mut self, to: ConnKey, line: &Line);
+    /// Sets the encoding of connection `to` (`/encoding`).
+    fn set_encoding(&mut self, to: ConnKey, encoding: Encoding);
+    /// The encoding connection `to` speaks now.
+    fn encoding(&self, of: ConnKey) -> Encoding;
+    /// Closes connection `to` once what was queued for it has been sent.
+    /// The room has already forgotten it.
+    fn close(&mut self, to: ConnKey);
+    /// Whether there is a room log; if not, [`Outbox::log`] is not called.
+    fn logging(&self) -> bool;
+    /// Appends one line (timestamp included, no newline) to the room log.
+    fn log(&mut self, line: String);
+    /// A scheduled message was added or removed: the state file must follow.
+    fn persist(&mut self, change: StateChange);
+    /// Asks the model `question`; the answer comes back later through
+    /// [`Room::search_answer`] with the same `id`. Returns `false` if the
+    /// question cannot be queued.
+    fn search(&mut self, id: u64, question: &str) -> bool;
+}
+
+/// A change to the pending scheduled messages, for the state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// A new message; the next free id follows it.
+    Added(Scheduled),
+    /// A message was sent, cancelled or dropped.
+    Removed(u64),
+}
