@@ -6,7 +6,7 @@
 //!    closing connections, accept back-off), or zero if work is left over.
 //! 2. For each event: accept, read, or note that a blocked socket can take
 //!    output again. Lines go to the [`Room`], which answers through the
-//!    [`Outbox`] this module implements: output is only *queued* here.
+//!    [`Outbox`](crate::room::Outbox) this module implements: output is only *queued* here.
 //! 3. Connections whose read budget ran out last turn are read again.
 //! 4. Timers fire (timeouts, scheduled messages).
 //! 5. Every connection with queued output is flushed, many lines per
@@ -31,11 +31,24 @@
 //! ends is only marked dead and removed at the end of the turn, after all
 //! of the turn's events, so a stale event can never reach a newcomer that
 //! reused the key. Lists that outlive a turn carry the connection's serial.
+//!
+//! # Layout
+//!
+//! This file is the loop itself (start, one turn, timeouts, signals,
+//! shutdown); each phase of a turn is a file under `reactor/`:
+//! `admission.rs` (accept), `reading.rs` (read and dispatch), `flush.rs`
+//! (writev, lingering closes, reaping), `udp.rs` (the datagram transport)
+//! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
+
+mod admission;
+mod flush;
+mod outbox;
+mod reading;
+mod udp;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,14 +60,15 @@ use slab::Slab;
 
 use crate::clock::Now;
 use crate::net::charset::{Charset, Encoding};
-use crate::net::codec::{Frame, Frames};
-use crate::net::conn::{Conn, Phase, Stream};
+use crate::net::codec::Frames;
+use crate::net::conn::{Phase, Stream};
 use crate::net::console::Console;
-use crate::net::line::{Form, Line, TurnBuffer};
-use crate::net::outq::Flushed;
-use crate::room::{ConnKey, Gone, Input, Outbox, Room, StateChange, Via};
-use crate::search::{Endpoint, Question, Searcher};
+use crate::net::line::TurnBuffer;
+use crate::room::Room;
+use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
+use outbox::Io;
+use udp::Udp;
 
 /// The listening socket's token (slab keys never get this high).
 const LISTENER: Token = Token(usize::MAX);
@@ -64,13 +78,6 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// The UDP socket's token (`--udp`).
 const UDP: Token = Token(usize::MAX - 3);
-
-/// Datagrams read per turn before the rest of the turn runs.
-const UDP_BATCH: usize = 256;
-/// The datagram that starts a UDP session without giving a nickname yet.
-const UDP_HELLO: &str = "HELO";
-/// The keep-alive a UDP client sends; it only says "still here".
-const UDP_PING: &str = "/ping";
 
 /// Size of the read buffer shared by every connection.
 const READ_CHUNK: usize = 64 * 1024;
@@ -98,135 +105,6 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 5;
 /// Said to a connection refused for lack of file descriptors.
 const BUSY_LINE: &[u8] = b"[Server]: The server is too busy right now. Try again later.\n";
-
-/// Everything the room's [`Outbox`] reaches: the connections and the disk.
-#[derive(Debug)]
-struct Io {
-    /// Every connection, by key.
-    conns: Slab<Conn>,
-    /// Keys with output queued this turn (flushed at the end of the turn).
-    dirty: Vec<usize>,
-    /// Keys that are finished, removed at the end of the turn.
-    dead: Vec<usize>,
-    /// Closing connections with the moment we stop waiting for them, in
-    /// order (every connection gets the same linger).
-    closing: VecDeque<(Instant, usize, u64)>,
-    /// Everything sent this turn, once per wire form; queues hold ranges of it.
-    turn: TurnBuffer,
-    /// The room log and the state file.
-    disk: Disk,
-    /// The `/search` worker pool, if a model is configured.
-    searcher: Option<Searcher>,
-    /// `--max-outbuf`.
-    max_outbuf: usize,
-    /// The time of this turn.
-    now: Instant,
-}
-
-impl Io {
-    fn mark_dirty(&mut self, key: usize) {
-        if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.dirty && !conn.is_dead() {
-                conn.dirty = true;
-                self.dirty.push(key);
-            }
-        }
-    }
-
-    fn kill(&mut self, key: usize) {
-        if let Some(conn) = self.conns.get_mut(key) {
-            conn.phase = Phase::Dead;
-            conn.outq.clear();
-            self.dead.push(key);
-        }
-    }
-
-    fn linger(&mut self, key: usize) {
-        if let Some(conn) = self.conns.get(key) {
-            self.closing
-                .push_back((self.now + CLOSE_LINGER, key, conn.serial));
-        }
-    }
-
-    /// Queues bytes outside the turn's buffer (telnet answers) for `to`.
-    fn queue(&mut self, to: usize, bytes: &Rc<[u8]>) {
-        let Some(conn) = self.conns.get_mut(to) else {
-            return;
-        };
-        if conn.is_dead() {
-            return;
-        }
-        conn.outq.push_shared(bytes);
-        self.mark_dirty(to);
-    }
-}
-
-impl Outbox for Io {
-    /// Queues a span of the turn's buffer: no copy, no count to touch, and
-    /// usually no new queue entry (it extends the previous line's span).
-    /// Whether the client keeps up is judged after the end-of-turn flush.
-    fn send(&mut self, to: ConnKey, line: &Line) {
-        let Some(conn) = self.conns.get_mut(to) else {
-            return;
-        };
-        if conn.is_dead() {
-            return;
-        }
-        let form = Form {
-            encoding: conn.charset.encoding,
-            crlf: conn.crlf,
-        };
-        conn.outq.push_turn(self.turn.place(line, form));
-        if !conn.dirty {
-            conn.dirty = true;
-            self.dirty.push(to);
-        }
-    }
-
-    fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
-        if let Some(conn) = self.conns.get_mut(to) {
-            conn.charset = Charset::fixed(encoding);
-        }
-    }
-
-    fn encoding(&self, of: ConnKey) -> Encoding {
-        self.conns
-            .get(of)
-            .map_or(Encoding::Utf8, |c| c.charset.encoding)
-    }
-
-    fn close(&mut self, to: ConnKey) {
-        if let Some(conn) = self.conns.get_mut(to) {
-            conn.close();
-            self.linger(to);
-            self.mark_dirty(to);
-        }
-    }
-
-    fn logging(&self) -> bool {
-        self.disk.logging()
-    }
-
-    fn log(&mut self, line: String) {
-        self.disk.log(line);
-    }
-
-    fn persist(&mut self, change: StateChange) {
-        self.disk.persist(change);
-    }
-
-    fn search(&mut self, id: u64, question: &str) -> bool {
-        let Some(searcher) = &self.searcher else {
-            return false;
-        };
-        searcher
-            .submit(Question {
-                id,
-                text: question.to_string(),
-            })
-            .is_ok()
-    }
-}
 
 /// What the reactor is started with; see [`crate::serve`].
 #[derive(Debug)]
@@ -305,48 +183,6 @@ pub struct Reactor {
     udp: Option<Udp>,
     /// Keep-alive probing for TCP clients, if on.
     keepalive: Option<socket2::TcpKeepalive>,
-}
-
-/// The UDP transport's state: one socket, many participants.
-#[derive(Debug)]
-struct Udp {
-    /// The socket, shared with every UDP participant's [`Stream::Udp`].
-    socket: Rc<mio::net::UdpSocket>,
-    /// Participants (key, serial) by address.
-    peers: HashMap<SocketAddr, (usize, u64)>,
-    /// `--udp-idle`.
-    idle: Duration,
-    /// When to look for silent participants next.
-    sweep_at: Instant,
-    /// More datagrams may be waiting: the batch ran out.
-    pending: bool,
-    /// Participants whose output waits for the socket to take more.
-    blocked: Vec<usize>,
-    /// WRITABLE is registered on the socket.
-    writable: bool,
-}
-
-impl Udp {
-    /// Watches the socket for writability too, or no longer.
-    fn watch(&mut self, registry: &mio::Registry, writable: bool) {
-        if self.writable == writable {
-            return;
-        }
-        self.writable = writable;
-        // Through the descriptor: the socket is shared (`Rc`), and mio's own
-        // `reregister` wants it `&mut`.
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.socket);
-        if let Err(e) = registry.reregister(&mut mio::unix::SourceFd(&fd), UDP, interest(writable))
-        {
-            log::warn!("udp: cannot change what is watched on the socket: {e}");
-        }
-    }
-
-    /// How often silent participants are looked for: a quarter of the
-    /// allowed silence, so one is removed at most 25 % late.
-    fn sweep_every(&self) -> Duration {
-        (self.idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
-    }
 }
 
 /// How to tell mio to watch a connection.
@@ -598,491 +434,6 @@ impl Reactor {
         .map(|at| at.saturating_duration_since(now))
     }
 
-    // ----- accepting -----
-
-    /// Accepts waiting connections, up to a batch per turn.
-    fn accept(&mut self, now: Now) {
-        if !self.accept_pending {
-            return;
-        }
-        if let Some(until) = self.accept_paused {
-            if until > now.mono {
-                return;
-            }
-            self.accept_paused = None;
-        }
-        for _ in 0..ACCEPT_BATCH {
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    self.refuse_one(now);
-                    return;
-                }
-                // ECONNABORTED and friends: that client is gone, the next may not be.
-                Err(e) => log::debug!("accept failed: {e}"),
-            }
-        }
-    }
-
-    /// Out of file descriptors: use the spare one to accept a waiting
-    /// client, tell it, and close it; then pause accepting briefly.
-    fn refuse_one(&mut self, now: Now) {
-        log::warn!(
-            "out of file descriptors: refusing connections for a moment (raise `ulimit -n`)"
-        );
-        self.spare_fd = None;
-        if let Some(listener) = &self.listener {
-            if let Ok((mut stream, _)) = listener.accept() {
-                let _ = stream.write(BUSY_LINE);
-            }
-        }
-        self.spare_fd = File::open("/dev/null").ok();
-        self.accept_paused = Some(now.mono + ACCEPT_BACKOFF);
-    }
-
-    /// Seats a new network client and lets the room welcome it.
-    fn admit(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, now: Now) {
-        // Chat is many small writes that must not wait for the next one.
-        if let Err(e) = stream.set_nodelay(true) {
-            log::debug!("set_nodelay failed for {peer}: {e}");
-        }
-        if let Some(keepalive) = &self.keepalive {
-            if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive) {
-                log::debug!("keep-alive failed for {peer}: {e}");
-            }
-        }
-        let charset = Charset::detecting(self.default_encoding);
-        match self.add(Stream::Tcp(stream), Some(peer), charset) {
-            Ok((key, serial)) => {
-                log::debug!("conn {key} from {peer}: accepted");
-                self.room
-                    .open(key, serial, Via::Stream(peer), now, &mut self.io);
-            }
-            Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
-        }
-    }
-
-    /// Puts a stream in the slab and registers it.
-    fn add(
-        &mut self,
-        mut stream: Stream,
-        peer: Option<SocketAddr>,
-        charset: Charset,
-    ) -> io::Result<(usize, u64)> {
-        let entry = self.io.conns.vacant_entry();
-        let key = entry.key();
-        self.poll
-            .registry()
-            .register(&mut stream, Token(key), Interest::READABLE)?;
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        entry.insert(Conn::new(serial, stream, peer, charset));
-        Ok((key, serial))
-    }
-
-    // ----- reading -----
-
-    /// Reads connection `key` until `WouldBlock` or its budget is spent,
-    /// handing complete lines to the room as they come.
-    fn read(&mut self, key: usize, now: Now) {
-        let mut budget = READ_BUDGET;
-        loop {
-            let Some(conn) = self.io.conns.get_mut(key) else {
-                return;
-            };
-            if conn.is_dead() {
-                return;
-            }
-            let n = match conn.stream.read(&mut self.scratch) {
-                Ok(0) => return self.end_of_input(key, now),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.lost(key, Gone::Error, &e, now),
-            };
-            if conn.is_open() {
-                self.frames.clear();
-                self.reply.clear();
-                conn.codec.feed(
-                    &self.scratch[..n],
-                    self.max_line,
-                    &mut self.frames,
-                    &mut self.reply,
-                );
-                conn.crlf |= conn.codec.speaks_telnet();
-                if !self.reply.is_empty() {
-                    self.io.queue(key, &Rc::from(&self.reply[..]));
-                }
-                self.dispatch(key, now);
-            }
-            // A closing connection's input is read only to be dropped.
-            budget = budget.saturating_sub(n);
-            if budget == 0 {
-                if let Some(conn) = self.io.conns.get_mut(key) {
-                    if !conn.ready {
-                        conn.ready = true;
-                        self.ready.push((key, conn.serial));
-                    }
-                }
-                return;
-            }
-        }
-    }
-
-    /// Hands the frames of the last read to the room, decoding each line
-    /// with the connection's charset.
-    fn dispatch(&mut self, key: usize, now: Now) {
-        for i in 0..self.frames.len() {
-            let Some(conn) = self.io.conns.get_mut(key) else {
-                return;
-            };
-            if !conn.is_open() {
-                return; // the room closed it (/exit, kick): the rest is dropped
-            }
-            match self.frames.get(i) {
-                Some(Frame::Line(bytes)) => {
-                    let text = conn.charset.decode(bytes);
-                    self.room.input(key, Input::Line(&text), now, &mut self.io);
-                }
-                Some(Frame::TooLong) => self.room.input(key, Input::TooLong, now, &mut self.io),
-                None => return,
-            }
-        }
-    }
-
-    /// The client closed its side: its last unterminated line still counts.
-    fn end_of_input(&mut self, key: usize, now: Now) {
-        let Some(conn) = self.io.conns.get_mut(key) else {
-            return;
-        };
-        let was_open = conn.is_open();
-        if was_open {
-            self.frames.clear();
-            conn.codec.finish(&mut self.frames);
-            self.dispatch(key, now);
-        }
-        let Some(conn) = self.io.conns.get_mut(key) else {
-            return;
-        };
-        let was_open = was_open && conn.is_open();
-        conn.peer_closed();
-        if conn.is_dead() {
-            self.io.dead.push(key);
-        } else {
-            self.io.linger(key);
-            self.io.mark_dirty(key);
-        }
-        log::debug!("conn {key}: end of input");
-        if was_open {
-            self.room.gone(key, Gone::Closed, now, &mut self.io);
-        }
-    }
-
-    /// The connection failed: drop it and tell the room.
-    fn lost(&mut self, key: usize, why: Gone, error: &io::Error, now: Now) {
-        let was_open = self.io.conns.get(key).is_some_and(Conn::is_open);
-        log::debug!("conn {key}: lost: {error}");
-        self.io.kill(key);
-        if was_open {
-            self.room.gone(key, why, now, &mut self.io);
-        }
-    }
-
-    /// A client still had more than `--max-outbuf` queued after the socket
-    /// took what it would: it is not reading. Drop it; the room goes on.
-    fn slow(&mut self, key: usize, now: Now) {
-        if let Some(conn) = self.io.conns.get(key) {
-            match conn.peer {
-                Some(peer) => log::info!("conn {key} from {peer}: too slow reading, disconnected"),
-                None => log::warn!("the console is not reading; it is disconnected"),
-            }
-        }
-        let was_open = self.io.conns.get(key).is_some_and(Conn::is_open);
-        self.io.kill(key);
-        if was_open {
-            self.room.gone(key, Gone::SlowReader, now, &mut self.io);
-        }
-    }
-
-    // ----- writing and closing -----
-
-    /// Writes every connection that has output queued.
-    fn flush(&mut self, now: Now) {
-        // Telling the room about a lost or slow client queues more lines
-        // (in a fresh turn buffer), hence the loop.
-        while !self.io.dirty.is_empty() {
-            let sealed = self.io.turn.seal();
-            let keys = std::mem::take(&mut self.io.dirty);
-            let mut failed = Vec::new();
-            for &key in &keys {
-                if let Some(conn) = self.io.conns.get_mut(key) {
-                    conn.dirty = false;
-                }
-            }
-            for key in keys {
-                let Some(conn) = self.io.conns.get_mut(key) else {
-                    continue;
-                };
-                if conn.is_dead() {
-                    continue;
-                }
-                conn.outq.seal(&sealed);
-                let blocked = match conn.flush() {
-                    Ok(Flushed::All) => false,
-                    Ok(Flushed::Blocked) => true,
-                    Err(e) => {
-                        failed.push((key, Gone::Error, e));
-                        continue;
-                    }
-                };
-                if conn.outq.len() > self.io.max_outbuf {
-                    // Written what the socket took; the rest is too much.
-                    failed.push((key, Gone::SlowReader, io::ErrorKind::WouldBlock.into()));
-                    continue;
-                }
-                if self.stopping.is_some() && !blocked {
-                    // Shutting down: once the goodbye is written, do not wait
-                    // for the client to hang up.
-                    if let Phase::Closing {
-                        write_shut: true, ..
-                    } = conn.phase
-                    {
-                        conn.phase = Phase::Dead;
-                    }
-                }
-                if conn.is_dead() {
-                    self.io.dead.push(key);
-                    continue;
-                }
-                if conn.stream.is_udp() {
-                    if blocked {
-                        self.udp_blocked(key);
-                    }
-                    continue;
-                }
-                if conn.writable != blocked {
-                    conn.writable = blocked;
-                    if let Err(e) = self.poll.registry().reregister(
-                        &mut conn.stream,
-                        Token(key),
-                        interest(blocked),
-                    ) {
-                        failed.push((key, Gone::Error, e));
-                    }
-                }
-            }
-            for (key, why, error) in failed {
-                if why == Gone::SlowReader {
-                    self.slow(key, now);
-                } else {
-                    self.lost(key, why, &error, now);
-                }
-            }
-        }
-    }
-
-    /// Gives up on closing connections that took too long to go.
-    fn expire_closing(&mut self, now: Now) {
-        while let Some(&(deadline, key, serial)) = self.io.closing.front() {
-            if deadline > now.mono {
-                return;
-            }
-            self.io.closing.pop_front();
-            if let Some(conn) = self.io.conns.get(key) {
-                if conn.serial == serial && !conn.is_dead() {
-                    log::debug!("conn {key}: did not finish closing in time");
-                    self.io.kill(key);
-                }
-            }
-        }
-    }
-
-    /// Removes finished connections: the end of the turn, so no event of
-    /// this turn can be misdelivered.
-    fn reap(&mut self, now: Now) {
-        while let Some(key) = self.io.dead.pop() {
-            if !self.io.conns.get(key).is_some_and(Conn::is_dead) {
-                continue;
-            }
-            let mut conn = self.io.conns.remove(key);
-            if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
-                log::debug!("conn {key}: deregister failed: {e}");
-            }
-            if let (Stream::Udp { peer, .. }, Some(udp)) = (&conn.stream, &mut self.udp) {
-                if udp.peers.get(peer) == Some(&(key, conn.serial)) {
-                    udp.peers.remove(peer);
-                }
-            }
-            log::debug!("conn {key}: closed");
-        }
-        // The operator leaving the console ends the server.
-        if let Some((_, key, serial)) = &self.console {
-            let here = self
-                .io
-                .conns
-                .get(*key)
-                .is_some_and(|c| c.serial == *serial && c.is_open());
-            if !here && self.stopping.is_none() {
-                log::info!("the console left");
-                self.begin_shutdown(now);
-            }
-        }
-    }
-
-    // ----- UDP -----
-
-    /// Reads datagrams, a batch per turn.
-    fn read_udp(&mut self, now: Now) {
-        let Some(socket) = self.udp.as_ref().map(|u| Rc::clone(&u.socket)) else {
-            return;
-        };
-        for _ in 0..UDP_BATCH {
-            match socket.recv_from(&mut self.scratch) {
-                Ok((n, from)) => self.datagram(from, n, now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Some(udp) = &mut self.udp {
-                        udp.pending = false;
-                    }
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // An ICMP error for an earlier send: nothing to do for this read.
-                Err(e) => log::debug!("udp: receive failed: {e}"),
-            }
-        }
-        if let Some(udp) = &mut self.udp {
-            udp.pending = true;
-        }
-    }
-
-    /// One datagram of `n` bytes (in the read buffer) from `from`: one line
-    /// (or a few), a new session, or a keep-alive.
-    fn datagram(&mut self, from: SocketAddr, n: usize, now: Now) {
-        let Some(udp) = &self.udp else {
-            return;
-        };
-        let text = String::from_utf8_lossy(&self.scratch[..n]);
-        let word = text.trim();
-        let keep_alive = word.is_empty() || word == UDP_PING;
-        // A keep-alive from an address the server does not know (it forgot
-        // a silent client, or restarted) starts a session like HELO, so the
-        // client sees the prompt instead of its next line becoming a nickname.
-        let hello = word.eq_ignore_ascii_case(UDP_HELLO) || word == UDP_PING;
-        let known = udp.peers.get(&from).copied().filter(|&(key, serial)| {
-            self.io
-                .conns
-                .get(key)
-                .is_some_and(|c| c.serial == serial && c.is_open())
-        });
-        let key = match known {
-            Some((key, _)) => key,
-            // An empty datagram from nobody in particular starts nothing.
-            None if word.is_empty() => return,
-            None => {
-                let socket = Rc::clone(&udp.socket);
-                let charset = Charset::detecting(self.default_encoding);
-                let Ok((key, serial)) =
-                    self.add(Stream::Udp { socket, peer: from }, Some(from), charset)
-                else {
-                    return;
-                };
-                if let Some(udp) = &mut self.udp {
-                    udp.peers.insert(from, (key, serial));
-                }
-                log::debug!("conn {key} from {from}: UDP session");
-                self.room
-                    .open(key, serial, Via::Datagram(from), now, &mut self.io);
-                if hello {
-                    if let Some(conn) = self.io.conns.get_mut(key) {
-                        conn.heard = Some(now.mono);
-                    }
-                    return;
-                }
-                key
-            }
-        };
-        let Some(conn) = self.io.conns.get_mut(key) else {
-            return;
-        };
-        conn.heard = Some(now.mono);
-        if keep_alive || !conn.is_open() {
-            return;
-        }
-        // A datagram is complete: split it like a stream that ends there.
-        let mut codec = crate::net::codec::LineCodec::default();
-        self.frames.clear();
-        self.reply.clear();
-        codec.feed(
-            &self.scratch[..n],
-            self.max_line,
-            &mut self.frames,
-            &mut self.reply,
-        );
-        codec.finish(&mut self.frames);
-        self.dispatch(key, now);
-    }
-
-    /// Removes UDP participants that went silent for `--udp-idle`.
-    fn sweep_udp(&mut self, now: Now) {
-        let Some(udp) = &mut self.udp else {
-            return;
-        };
-        if now.mono < udp.sweep_at {
-            return;
-        }
-        udp.sweep_at = now.mono + udp.sweep_every();
-        let idle = udp.idle;
-        let silent: Vec<usize> = udp
-            .peers
-            .values()
-            .filter_map(|&(key, serial)| {
-                let conn = self.io.conns.get(key)?;
-                let quiet = conn
-                    .heard
-                    .is_some_and(|at| now.mono.saturating_duration_since(at) >= idle);
-                (conn.serial == serial && conn.is_open() && quiet).then_some(key)
-            })
-            .collect();
-        for key in silent {
-            log::debug!(
-                "conn {key}: UDP participant silent for {}",
-                crate::clock::compact(idle)
-            );
-            self.io.kill(key);
-            self.room.gone(key, Gone::Silent, now, &mut self.io);
-        }
-    }
-
-    /// A UDP participant's output did not fit in the socket's buffer: wait
-    /// for the socket to become writable.
-    fn udp_blocked(&mut self, key: usize) {
-        let Some(udp) = &mut self.udp else {
-            return;
-        };
-        udp.blocked.push(key);
-        udp.watch(self.poll.registry(), true);
-    }
-
-    /// The UDP socket takes output again: retry the waiting participants.
-    fn udp_writable(&mut self) {
-        let Some(udp) = &mut self.udp else {
-            return;
-        };
-        let waiting = std::mem::take(&mut udp.blocked);
-        udp.watch(self.poll.registry(), false);
-        for key in waiting {
-            self.io.mark_dirty(key);
-        }
-    }
-
     /// Hands the model's answers that have arrived to the room.
     fn take_answers(&mut self, now: Now) {
         let Some(searcher) = &self.io.searcher else {
@@ -1094,8 +445,6 @@ impl Reactor {
                 .search_answer(answer.id, answer.result, now, &mut self.io);
         }
     }
-
-    // ----- stopping -----
 
     fn on_signal(&mut self, now: Now) {
         let mut buf = [0u8; 64];

@@ -1,0 +1,144 @@
+//! The room's [`Outbox`] over the slab: what the room says is queued on
+//! the connections, logged and persisted through the disk thread, and
+//! asked of the `/search` workers.
+
+use super::CLOSE_LINGER;
+use crate::net::charset::{Charset, Encoding};
+use crate::net::conn::{Conn, Phase};
+use crate::net::line::{Form, Line, TurnBuffer};
+use crate::room::{ConnKey, Outbox, StateChange};
+use crate::search::{Question, Searcher};
+use crate::store::disk::Disk;
+use slab::Slab;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Everything the room's [`Outbox`] reaches: the connections and the disk.
+#[derive(Debug)]
+pub(super) struct Io {
+    /// Every connection, by key.
+    pub(super) conns: Slab<Conn>,
+    /// Keys with output queued this turn (flushed at the end of the turn).
+    pub(super) dirty: Vec<usize>,
+    /// Keys that are finished, removed at the end of the turn.
+    pub(super) dead: Vec<usize>,
+    /// Closing connections with the moment we stop waiting for them, in
+    /// order (every connection gets the same linger).
+    pub(super) closing: VecDeque<(Instant, usize, u64)>,
+    /// Everything sent this turn, once per wire form; queues hold ranges of it.
+    pub(super) turn: TurnBuffer,
+    /// The room log and the state file.
+    pub(super) disk: Disk,
+    /// The `/search` worker pool, if a model is configured.
+    pub(super) searcher: Option<Searcher>,
+    /// `--max-outbuf`.
+    pub(super) max_outbuf: usize,
+    /// The time of this turn.
+    pub(super) now: Instant,
+}
+
+impl Io {
+    pub(super) fn mark_dirty(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.dirty && !conn.is_dead() {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    pub(super) fn kill(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.phase = Phase::Dead;
+            conn.outq.clear();
+            self.dead.push(key);
+        }
+    }
+
+    pub(super) fn linger(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get(key) {
+            self.closing
+                .push_back((self.now + CLOSE_LINGER, key, conn.serial));
+        }
+    }
+
+    /// Queues bytes outside the turn's buffer (telnet answers) for `to`.
+    pub(super) fn queue(&mut self, to: usize, bytes: &Rc<[u8]>) {
+        let Some(conn) = self.conns.get_mut(to) else {
+            return;
+        };
+        if conn.is_dead() {
+            return;
+        }
+        conn.outq.push_shared(bytes);
+        self.mark_dirty(to);
+    }
+}
+
+impl Outbox for Io {
+    /// Queues a span of the turn's buffer: no copy, no count to touch, and
+    /// usually no new queue entry (it extends the previous line's span).
+    /// Whether the client keeps up is judged after the end-of-turn flush.
+    fn send(&mut self, to: ConnKey, line: &Line) {
+        let Some(conn) = self.conns.get_mut(to) else {
+            return;
+        };
+        if conn.is_dead() {
+            return;
+        }
+        let form = Form {
+            encoding: conn.charset.encoding,
+            crlf: conn.crlf,
+        };
+        conn.outq.push_turn(self.turn.place(line, form));
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(to);
+        }
+    }
+
+    fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
+        if let Some(conn) = self.conns.get_mut(to) {
+            conn.charset = Charset::fixed(encoding);
+        }
+    }
+
+    fn encoding(&self, of: ConnKey) -> Encoding {
+        self.conns
+            .get(of)
+            .map_or(Encoding::Utf8, |c| c.charset.encoding)
+    }
+
+    fn close(&mut self, to: ConnKey) {
+        if let Some(conn) = self.conns.get_mut(to) {
+            conn.close();
+            self.linger(to);
+            self.mark_dirty(to);
+        }
+    }
+
+    fn logging(&self) -> bool {
+        self.disk.logging()
+    }
+
+    fn log(&mut self, line: String) {
+        self.disk.log(line);
+    }
+
+    fn persist(&mut self, change: StateChange) {
+        self.disk.persist(change);
+    }
+
+    fn search(&mut self, id: u64, question: &str) -> bool {
+        let Some(searcher) = &self.searcher else {
+            return false;
+        };
+        searcher
+            .submit(Question {
+                id,
+                text: question.to_string(),
+            })
+            .is_ok()
+    }
+}
