@@ -195,7 +195,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// The server, as HOST:PORT (port 9999 if left out).
-    #[arg(default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
+    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_server, value_name = "HOST:PORT")]
     pub server: String,
 
     /// Answer the nickname prompt with NICK.
@@ -363,6 +363,16 @@ fn parse_client_line_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `suda connect HOST:PORT`: a port that cannot be is a typo on the
+/// command line (exit 2), not a failure to connect; only the host is
+/// left to the resolver.
+fn parse_server(text: &str) -> Result<String, String> {
+    match crate::client::transport::split_host_port(text.trim())? {
+        (_, 0) => Err("port 0 cannot be connected to; use a port from 1 to 65535".into()),
+        _ => Ok(text.to_string()),
+    }
+}
+
 /// `--nick`: checked here, so a typo fails before connecting.
 fn parse_nick(text: &str) -> Result<String, String> {
     if crate::text::valid_nick(text) {
@@ -433,6 +443,10 @@ mod tests {
         ] {
             let err = connect(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");
+        }
+        for server in ["127.0.0.1:99999", "127.0.0.1:http", "host:0", "[::1"] {
+            let err = connect(&[server]).expect_err(server);
+            assert!(err.contains("HOST:PORT"), "{err}");
         }
         let args =
             connect(&["localhost:1234", "--nick", "민수", "--encoding", "cp949"]).expect("parse");

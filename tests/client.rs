@@ -234,14 +234,35 @@ fn reports_connection_refused() {
     );
 }
 
+/// A port that cannot be is a mistake on the command line, like any
+/// other: one line, exit code 2, and no attempt to connect.
 #[test]
-fn a_bad_address_is_one_line_and_exit_code_1() {
-    let mut client = ChatClient::start(&["127.0.0.1:http"]);
+fn a_bad_port_is_a_bad_command_line() {
+    for port in ["99999", "http", "0"] {
+        let server = format!("127.0.0.1:{port}");
+        let mut client = ChatClient::start(&[&server]);
+        let (status, stderr) = client.finish();
+        assert_eq!(status.code(), Some(2), "{server}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("suda: invalid value '{server}'"))
+                && stderr.contains("port")
+                && stderr.ends_with("(see --help)\n"),
+            "{stderr}"
+        );
+    }
+}
+
+/// A host that does not exist is a failure to connect (exit 1), not a
+/// bad command line (`.invalid` never resolves, RFC 6761).
+#[test]
+fn an_unknown_host_is_exit_code_1() {
+    let mut client = ChatClient::start(&["nohost.invalid:9999"]);
     let (status, stderr) = client.finish();
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         stderr,
-        "suda: cannot connect to 127.0.0.1:http: \"http\" is not a port number\n"
+        "suda: cannot connect to nohost.invalid:9999: host not found\n"
     );
 }
 
