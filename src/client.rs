@@ -47,7 +47,7 @@ use crate::signals;
 use crate::text::sanitize;
 use login::AutoNick;
 use screen::{Mode, Screen, Typed};
-use server_line::Event;
+use server_line::{strip_stamp, Event};
 use stdin::Stdin;
 use transcript::Transcript;
 use transport::{Drained, Received, Target, Transport};
@@ -81,7 +81,7 @@ enum End {
     /// The admin kicked us.
     Kicked,
     /// `--nick` was refused and nobody is at a keyboard to pick another:
-    /// the server's answer.
+    /// the server's reason, without the question nobody will answer.
     NickRefused(String),
 }
 
@@ -461,8 +461,10 @@ impl Session {
                         // than send a line of it as a nickname, stop and say
                         // why. At a terminal the user types another name.
                         None if !self.screen.interactive() => {
-                            let answer = text.trim_start_matches("[Server]: ").to_string();
-                            self.end.get_or_insert(End::NickRefused(answer));
+                            let notice = strip_stamp(&text);
+                            let notice = notice.strip_prefix(server_line::SERVER).unwrap_or(notice);
+                            let reason = server_line::without_prompt(notice).to_string();
+                            self.end.get_or_insert(End::NickRefused(reason));
                         }
                         None => self.release_held(),
                     }
