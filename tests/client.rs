@@ -504,3 +504,89 @@ fn udp_with_nobody_listening_is_refused() {
         format!("suda: cannot connect to 127.0.0.1:{port} (UDP): connection refused\n")
     );
 }
+
+/// Whether `line` starts with the `[YYYY-MM-DD HH:MM] ` of a server run
+/// with `--timestamps`.
+fn server_stamped(line: &str) -> bool {
+    let shape = b"[dddd-dd-dd dd:dd] ";
+    line.len() >= shape.len()
+        && shape
+            .iter()
+            .zip(line.as_bytes())
+            .all(|(&want, &got)| match want {
+                b'd' => got.is_ascii_digit(),
+                _ => want == got,
+            })
+}
+
+/// Reads a raw participant's lines until one ends with `suffix`.
+fn until_suffix(client: &mut util::Client, suffix: &str) -> String {
+    loop {
+        let line = client.line();
+        if line.ends_with(suffix) {
+            return line;
+        }
+    }
+}
+
+/// Reads the client's output until a line ends with `suffix`.
+fn output_until_suffix(client: &mut ChatClient, suffix: &str) -> String {
+    loop {
+        match client.stdout.next_line() {
+            Some(line) if line.ends_with(suffix) => return line,
+            Some(_) => {}
+            None => panic!("end of output before a line ending {suffix:?}"),
+        }
+    }
+}
+
+/// With `suda serve --timestamps` every line already carries the room's
+/// time: the transcript keeps that one, and stamps only what has none
+/// (our own lines).
+#[test]
+fn the_transcript_does_not_stamp_a_stamped_line_again() {
+    let server = Server::start(&["--timestamps"]);
+    let mut alice = server.connect();
+    until_suffix(&mut alice, "[Server]: Enter your nickname:");
+    alice.send("Alice");
+    until_suffix(
+        &mut alice,
+        "[Server]: Welcome, Alice! Type /help for commands.",
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let log_dir = dir.path().to_str().expect("utf-8 path");
+    let mut bob = server.chat_client(&["--nick", "Bob", "--log-dir", log_dir]);
+    output_until_suffix(&mut bob, "[Server]: Welcome, Bob! Type /help for commands.");
+    until_suffix(&mut alice, "[Server]: Bob has joined the chat.");
+    alice.send("hi Bob");
+    let shown = output_until_suffix(&mut bob, "Alice >> hi Bob");
+    assert!(server_stamped(&shown), "{shown}");
+    bob.send("hello Alice");
+    until_suffix(&mut alice, "Bob >> hello Alice");
+    bob.send("/exit");
+    output_until_suffix(&mut bob, "[Server]: Bye, Bob!");
+    let (status, stderr) = bob.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let text = std::fs::read_to_string(dir.path().join("Bob_chat_log.txt")).expect("transcript");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&shown.as_str()), "{lines:#?}");
+    for line in &lines {
+        // One clock per line: the server's, or else the client's own.
+        let rest = if server_stamped(line) {
+            &line[19..]
+        } else {
+            &line[22..]
+        };
+        assert!(!rest.starts_with("[20"), "two clocks: {line:?}");
+        if rest == "Bob >> hello Alice" {
+            assert!(
+                !server_stamped(line) && line.as_bytes()[20] == b']',
+                "{line:?}"
+            );
+        }
+    }
+    assert!(lines
+        .iter()
+        .any(|line| line.ends_with("] Bob >> hello Alice")));
+}

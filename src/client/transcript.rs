@@ -8,11 +8,16 @@
 //! file; the rename line is written to both, so each file says where the
 //! conversation went or came from. Files are opened for appending: a
 //! second session under the same nickname adds to the first.
+//!
+//! A line that already carries the server's `[YYYY-MM-DD HH:MM] `
+//! (`suda serve --timestamps`) is written as it is; every other line gets
+//! the local date and time.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::server_line::strip_stamp;
 use crate::text::valid_nick;
 
 /// Lines kept before the nickname is known: the welcome and a few
@@ -47,7 +52,8 @@ impl Transcript {
         dir.join(format!("{nick}_chat_log.txt"))
     }
 
-    /// Appends one line, stamped with the local date and time.
+    /// Appends one line, stamped with the local date and time unless the
+    /// server already stamped it.
     ///
     /// # Errors
     ///
@@ -56,7 +62,11 @@ impl Transcript {
         if self.dir.is_none() {
             return Ok(());
         }
-        let stamped = format!("[{}] {line}\n", super::local_time("%Y-%m-%d %H:%M:%S"));
+        let stamped = if strip_stamp(line).len() < line.len() {
+            format!("{line}\n")
+        } else {
+            format!("[{}] {line}\n", super::local_time("%Y-%m-%d %H:%M:%S"))
+        };
         match &mut self.file {
             Some(file) => file.write_all(stamped.as_bytes()),
             None => {
@@ -178,5 +188,22 @@ mod tests {
         transcript.open("../escape").expect("ignored");
         transcript.record("x").expect("record");
         assert!(!dir.path().join("escape_chat_log.txt").exists());
+    }
+
+    #[test]
+    fn a_line_the_server_stamped_keeps_its_one_stamp() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        transcript.open("Bob").expect("open");
+        transcript
+            .record("[2026-12-02 02:04] Other >> hi")
+            .expect("record");
+        transcript.record("Bob >> hello").expect("record");
+        transcript.flush().expect("flush");
+        let text = std::fs::read_to_string(dir.path().join("Bob_chat_log.txt")).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "[2026-12-02 02:04] Other >> hi");
+        assert!(lines[1].starts_with("[20") && lines[1].ends_with("] Bob >> hello"));
+        assert_eq!(lines[1].len(), 22 + "Bob >> hello".len());
     }
 }
