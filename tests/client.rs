@@ -590,3 +590,45 @@ fn the_transcript_does_not_stamp_a_stamped_line_again() {
         .iter()
         .any(|line| line.ends_with("] Bob >> hello Alice")));
 }
+
+/// A symbolic link planted at the transcript's name (in a shared folder,
+/// say) is not written through: one notice, and the chat goes on.
+#[test]
+fn a_symbolic_link_at_the_transcript_is_not_followed() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let dir = tempfile::tempdir().expect("dir");
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let target = elsewhere.path().join("precious.txt");
+    std::fs::write(&target, "not yours to write\n").expect("write");
+    let link = dir.path().join("Bob_chat_log.txt");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let log_dir = dir.path().to_str().expect("utf-8 path");
+    let mut bob = server.chat_client(&["--nick", "Bob", "--log-dir", log_dir]);
+    bob.joined("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    alice.send("are you there?");
+    bob.expect("Alice >> are you there?");
+    bob.send("still here");
+    alice.expect("Bob >> still here");
+    bob.send("/exit");
+    bob.expect("[Server]: Bye, Bob!");
+    let (status, stderr) = bob.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "suda: The transcript stopped: {} is a symbolic link, which the transcript \
+             does not follow. The chat goes on.\n",
+            link.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("read"),
+        "not yours to write\n"
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+}

@@ -9,12 +9,18 @@
 //! conversation went or came from. Files are opened for appending: a
 //! second session under the same nickname adds to the first.
 //!
-//! A line that already carries the server's `[YYYY-MM-DD HH:MM] `
-//! (`suda serve --timestamps`) is written as it is; every other line gets
-//! the local date and time.
+//! The file is UTF-8 whatever the terminal speaks. A line that already
+//! carries the server's `[YYYY-MM-DD HH:MM] ` (`suda serve --timestamps`)
+//! is written as it is; every other line gets the local date and time.
+//!
+//! The transcript's folder may be shared (`--log-dir /tmp`), so the file
+//! is never opened through a symbolic link, nor if it is anything but a
+//! regular file (a FIFO planted there would block the client): such a
+//! transcript stops with one notice, and the chat goes on.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::server_line::strip_stamp;
@@ -32,9 +38,16 @@ pub struct Transcript {
     /// (`--no-log`, or writing failed once).
     dir: Option<PathBuf>,
     /// The open file, once the nickname is known.
-    file: Option<BufWriter<File>>,
+    file: Option<Log>,
     /// Timestamped lines waiting for the file to be named.
     early: Vec<String>,
+}
+
+/// One open transcript file.
+#[derive(Debug)]
+struct Log {
+    /// Appends, flushed once per turn of the client's loop.
+    out: BufWriter<File>,
 }
 
 impl Transcript {
@@ -57,7 +70,8 @@ impl Transcript {
     ///
     /// # Errors
     ///
-    /// The file cannot be written; the caller should [`Transcript::stop`].
+    /// The file cannot be written; the caller should
+    /// [`Transcript::stop`].
     pub fn record(&mut self, line: &str) -> io::Result<()> {
         if self.dir.is_none() {
             return Ok(());
@@ -68,7 +82,7 @@ impl Transcript {
             format!("[{}] {line}\n", super::local_time("%Y-%m-%d %H:%M:%S"))
         };
         match &mut self.file {
-            Some(file) => file.write_all(stamped.as_bytes()),
+            Some(log) => log.out.write_all(stamped.as_bytes()),
             None => {
                 if self.early.len() == EARLY_LINES {
                     self.early.remove(0);
@@ -87,7 +101,8 @@ impl Transcript {
     ///
     /// # Errors
     ///
-    /// The file cannot be opened or written.
+    /// The file cannot be opened or written, or is a symbolic link or
+    /// not a regular file.
     pub fn open(&mut self, nick: &str) -> io::Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
@@ -97,14 +112,13 @@ impl Transcript {
         }
         let path = Transcript::path(dir, nick);
         if let Some(mut old) = self.file.take() {
-            old.flush()?;
+            old.out.flush()?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let mut file = BufWriter::new(file);
+        let mut log = Log::open(&path)?;
         for line in self.early.drain(..) {
-            file.write_all(line.as_bytes())?;
+            log.out.write_all(line.as_bytes())?;
         }
-        self.file = Some(file);
+        self.file = Some(log);
         Ok(())
     }
 
@@ -116,7 +130,7 @@ impl Transcript {
     /// The file cannot be written.
     pub fn flush(&mut self) -> io::Result<()> {
         match &mut self.file {
-            Some(file) => file.flush(),
+            Some(log) => log.out.flush(),
             None => Ok(()),
         }
     }
@@ -126,11 +140,50 @@ impl Transcript {
     pub fn stop(&mut self) {
         self.dir = None;
         self.early.clear();
-        if let Some(mut file) = self.file.take() {
+        if let Some(mut log) = self.file.take() {
             // Whatever still fits is kept; the error was already reported.
-            let _ = file.flush();
+            let _ = log.out.flush();
         }
     }
+}
+
+impl Log {
+    /// Opens `path` for appending, refusing anything but a regular file
+    /// reached without a symbolic link.
+    fn open(path: &Path) -> io::Result<Log> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            // O_NOFOLLOW: a link planted at the name must not let someone
+            // else choose the file we write. O_NONBLOCK: a FIFO there
+            // fails at once instead of blocking until it has a reader; on
+            // a regular file it changes nothing.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| refusal(path).unwrap_or(e))?;
+        if !file.metadata()?.is_file() {
+            return Err(refusal(path).unwrap_or_else(|| {
+                io::Error::other(format!("{} is not a regular file", path.display()))
+            }));
+        }
+        Ok(Log {
+            out: BufWriter::new(file),
+        })
+    }
+}
+
+/// Why `path` is no place for a transcript, in words, if it is a link or
+/// not a regular file (the bare errors, ELOOP and ENXIO, say neither).
+fn refusal(path: &Path) -> Option<io::Error> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let why = if meta.file_type().is_symlink() {
+        "is a symbolic link, which the transcript does not follow"
+    } else if !meta.is_file() {
+        "is not a regular file"
+    } else {
+        return None;
+    };
+    Some(io::Error::other(format!("{} {why}", path.display())))
 }
 
 #[cfg(test)]
@@ -205,5 +258,37 @@ mod tests {
         assert_eq!(lines[0], "[2026-12-02 02:04] Other >> hi");
         assert!(lines[1].starts_with("[20") && lines[1].ends_with("] Bob >> hello"));
         assert_eq!(lines[1].len(), 22 + "Bob >> hello".len());
+    }
+
+    #[test]
+    fn a_symbolic_link_or_a_fifo_at_the_name_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "mine\n").expect("write");
+        std::os::unix::fs::symlink(&target, dir.path().join("Bob_chat_log.txt")).expect("link");
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        transcript.record("[Server]: Welcome").expect("record");
+        let err = transcript.open("Bob").expect_err("a link");
+        assert!(
+            err.to_string().ends_with(
+                "Bob_chat_log.txt is a symbolic link, which the transcript does not follow"
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "mine\n");
+
+        let fifo = Transcript::path(dir.path(), "Carol");
+        // The crate forbids unsafe code, so not libc::mkfifo.
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let err = transcript.open("Carol").expect_err("a FIFO");
+        assert!(
+            err.to_string()
+                .ends_with("Carol_chat_log.txt is not a regular file"),
+            "{err}"
+        );
     }
 }
