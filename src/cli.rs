@@ -220,6 +220,12 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub no_log: bool,
 
+    /// Largest transcript file: when full it becomes <nick>_chat_log.txt.1
+    /// (replacing the older one) and a new file starts, so at most twice
+    /// this is kept.
+    #[arg(long, default_value = "64MiB", value_parser = parse_log_size, value_name = "BYTES")]
+    pub log_max: usize,
+
     /// Talk to the server over UDP (one datagram per line) instead of TCP.
     #[arg(long)]
     pub udp: bool,
@@ -373,6 +379,14 @@ fn parse_server(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--log-max`: a few lines' worth at least, or every line would rotate.
+fn parse_log_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 1024 => Err("must be at least 1KiB".into()),
+        size => Ok(size),
+    }
+}
+
 /// `--nick`: checked here, so a typo fails before connecting.
 fn parse_nick(text: &str) -> Result<String, String> {
     if crate::text::valid_nick(text) {
@@ -429,6 +443,7 @@ mod tests {
         assert_eq!(args.encoding, Encoding::Utf8);
         assert_eq!(args.keepalive, Duration::from_secs(30));
         assert_eq!(args.log_dir, PathBuf::from("."));
+        assert_eq!(args.log_max, 64 << 20);
         assert!(!args.udp && !args.no_log && args.nick.is_none());
     }
 
@@ -440,6 +455,8 @@ mod tests {
             ("--encoding", "latin1"),
             ("--keepalive", "0s"),
             ("--max-line", "10"),
+            ("--log-max", "100"),
+            ("--log-max", "lots"),
         ] {
             let err = connect(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");

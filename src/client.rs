@@ -231,7 +231,10 @@ impl Session {
         let screen =
             Screen::open(mode, colour, args.max_line).context("cannot set up the terminal")?;
 
-        let transcript = Transcript::new((!args.no_log).then(|| args.log_dir.clone()));
+        let transcript = Transcript::new(
+            (!args.no_log).then(|| args.log_dir.clone()),
+            u64::try_from(args.log_max).unwrap_or(u64::MAX),
+        );
         let mut session = Session {
             label,
             poll,

@@ -591,6 +591,58 @@ fn the_transcript_does_not_stamp_a_stamped_line_again() {
         .any(|line| line.ends_with("] Bob >> hello Alice")));
 }
 
+/// A flood cannot fill the disk: at `--log-max` the transcript moves to
+/// `.1` and starts again, so the newest lines are kept in two files of at
+/// most `--log-max` each.
+#[test]
+fn a_flood_rotates_the_transcript_at_log_max() {
+    const LINES: usize = 400;
+    const MAX: u64 = 4096;
+    let server = Server::start(&["--rate", "off"]);
+    let mut alice = server.join("Alice");
+    let dir = tempfile::tempdir().expect("dir");
+    let log_dir = dir.path().to_str().expect("utf-8 path");
+    let mut bob = server.chat_client(&["--nick", "Bob", "--log-dir", log_dir, "--log-max", "4KiB"]);
+    bob.joined("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    let flood = |n: usize| format!("flood {n:03} {}", "x".repeat(40));
+    let mut burst = String::new();
+    for n in 0..LINES {
+        burst.push_str(&flood(n));
+        burst.push('\n');
+    }
+    alice.send_raw(burst.as_bytes());
+    bob.until(&format!("Alice >> {}", flood(LINES - 1)));
+    bob.send("/exit");
+    bob.expect("[Server]: Bye, Bob!");
+    let (status, stderr) = bob.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "rotating is not worth a notice");
+
+    let path = dir.path().join("Bob_chat_log.txt");
+    let older = dir.path().join("Bob_chat_log.txt.1");
+    for file in [&path, &older] {
+        let size = std::fs::metadata(file).expect("a transcript file").len();
+        assert!(size <= MAX, "{}: {size} bytes", file.display());
+    }
+    // The newest lines, in order, none missing between the two files.
+    let mut lines = transcript(&older);
+    lines.extend(transcript(&path));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("[Server]: Bye, Bob!")
+    );
+    let floods: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains(" >> flood "))
+        .collect();
+    assert!(floods.len() > 40, "{} lines kept", floods.len());
+    let first = LINES - floods.len();
+    for (line, n) in floods.iter().zip(first..) {
+        assert_eq!(**line, format!("Alice >> {}", flood(n)));
+    }
+}
+
 /// A symbolic link planted at the transcript's name (in a shared folder,
 /// say) is not written through: one notice, and the chat goes on.
 #[test]

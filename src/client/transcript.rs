@@ -13,11 +13,18 @@
 //! carries the server's `[YYYY-MM-DD HH:MM] ` (`suda serve --timestamps`)
 //! is written as it is; every other line gets the local date and time.
 //!
+//! A flooding server must not fill the disk: once the next line would
+//! take the file past `--log-max`, it is renamed to `<nick>_chat_log.txt.1`
+//! (replacing an older one) and a fresh file starts. That keeps the most
+//! recent history, in two files of at most `--log-max` each (a single
+//! line longer than that gets a file of its own).
+//!
 //! The transcript's folder may be shared (`--log-dir /tmp`), so the file
 //! is never opened through a symbolic link, nor if it is anything but a
 //! regular file (a FIFO planted there would block the client): such a
 //! transcript stops with one notice, and the chat goes on.
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -37,6 +44,8 @@ pub struct Transcript {
     /// The folder (`--log-dir`); `None` when there is no transcript
     /// (`--no-log`, or writing failed once).
     dir: Option<PathBuf>,
+    /// `--log-max`: past this many bytes the file is rotated.
+    max_bytes: u64,
     /// The open file, once the nickname is known.
     file: Option<Log>,
     /// Timestamped lines waiting for the file to be named.
@@ -46,15 +55,21 @@ pub struct Transcript {
 /// One open transcript file.
 #[derive(Debug)]
 struct Log {
+    /// Where it is, to rotate it.
+    path: PathBuf,
     /// Appends, flushed once per turn of the client's loop.
     out: BufWriter<File>,
+    /// Its length so far, including what `out` still holds.
+    bytes: u64,
 }
 
 impl Transcript {
-    /// A transcript in `dir`, or none.
-    pub fn new(dir: Option<PathBuf>) -> Transcript {
+    /// A transcript in `dir` (or none) whose files hold at most
+    /// `max_bytes` each.
+    pub fn new(dir: Option<PathBuf>, max_bytes: u64) -> Transcript {
         Transcript {
             dir,
+            max_bytes,
             file: None,
             early: Vec::new(),
         }
@@ -65,12 +80,19 @@ impl Transcript {
         dir.join(format!("{nick}_chat_log.txt"))
     }
 
+    /// Where the file at `path` goes when it is full: `path` + `.1`.
+    pub fn rotated(path: &Path) -> PathBuf {
+        let mut name = OsString::from(path.as_os_str());
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
     /// Appends one line, stamped with the local date and time unless the
     /// server already stamped it.
     ///
     /// # Errors
     ///
-    /// The file cannot be written; the caller should
+    /// The file cannot be written or rotated; the caller should
     /// [`Transcript::stop`].
     pub fn record(&mut self, line: &str) -> io::Result<()> {
         if self.dir.is_none() {
@@ -82,7 +104,7 @@ impl Transcript {
             format!("[{}] {line}\n", super::local_time("%Y-%m-%d %H:%M:%S"))
         };
         match &mut self.file {
-            Some(log) => log.out.write_all(stamped.as_bytes()),
+            Some(log) => log.append(&stamped, self.max_bytes),
             None => {
                 if self.early.len() == EARLY_LINES {
                     self.early.remove(0);
@@ -114,9 +136,9 @@ impl Transcript {
         if let Some(mut old) = self.file.take() {
             old.out.flush()?;
         }
-        let mut log = Log::open(&path)?;
+        let mut log = Log::open(path)?;
         for line in self.early.drain(..) {
-            log.out.write_all(line.as_bytes())?;
+            log.append(&line, self.max_bytes)?;
         }
         self.file = Some(log);
         Ok(())
@@ -150,7 +172,7 @@ impl Transcript {
 impl Log {
     /// Opens `path` for appending, refusing anything but a regular file
     /// reached without a symbolic link.
-    fn open(path: &Path) -> io::Result<Log> {
+    fn open(path: PathBuf) -> io::Result<Log> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -159,16 +181,41 @@ impl Log {
             // fails at once instead of blocking until it has a reader; on
             // a regular file it changes nothing.
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| refusal(path).unwrap_or(e))?;
-        if !file.metadata()?.is_file() {
-            return Err(refusal(path).unwrap_or_else(|| {
+            .open(&path)
+            .map_err(|e| refusal(&path).unwrap_or(e))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(refusal(&path).unwrap_or_else(|| {
                 io::Error::other(format!("{} is not a regular file", path.display()))
             }));
         }
         Ok(Log {
+            path,
             out: BufWriter::new(file),
+            bytes: meta.len(),
         })
+    }
+
+    /// Appends `text`, rotating first if it would take the file past
+    /// `max_bytes` (an empty file takes even a longer line).
+    fn append(&mut self, text: &str, max_bytes: u64) -> io::Result<()> {
+        let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        if self.bytes > 0 && self.bytes.saturating_add(len) > max_bytes {
+            self.rotate()?;
+        }
+        self.out.write_all(text.as_bytes())?;
+        self.bytes = self.bytes.saturating_add(len);
+        Ok(())
+    }
+
+    /// Moves the full file to `.1` and starts an empty one.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        // rename(2) moves a link planted at `.1` aside rather than
+        // writing through it.
+        std::fs::rename(&self.path, Transcript::rotated(&self.path))?;
+        *self = Log::open(std::mem::take(&mut self.path))?;
+        Ok(())
     }
 }
 
@@ -190,6 +237,9 @@ fn refusal(path: &Path) -> Option<io::Error> {
 mod tests {
     use super::*;
 
+    /// A cap no test reaches unless it means to.
+    const MAX: u64 = 1 << 20;
+
     fn lines(path: &Path) -> Vec<String> {
         std::fs::read_to_string(path)
             .expect("transcript")
@@ -202,7 +252,7 @@ mod tests {
     #[test]
     fn early_lines_wait_for_the_nickname_and_renames_switch_files() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()), MAX);
         transcript
             .record("[Server]: Enter your nickname:")
             .expect("record");
@@ -237,7 +287,7 @@ mod tests {
     #[test]
     fn a_nickname_that_is_not_a_file_name_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut transcript = Transcript::new(Some(dir.path().join("sub")));
+        let mut transcript = Transcript::new(Some(dir.path().join("sub")), MAX);
         transcript.open("../escape").expect("ignored");
         transcript.record("x").expect("record");
         assert!(!dir.path().join("escape_chat_log.txt").exists());
@@ -246,7 +296,7 @@ mod tests {
     #[test]
     fn a_line_the_server_stamped_keeps_its_one_stamp() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()), MAX);
         transcript.open("Bob").expect("open");
         transcript
             .record("[2026-12-02 02:04] Other >> hi")
@@ -261,12 +311,63 @@ mod tests {
     }
 
     #[test]
+    fn a_full_file_moves_to_dot_1_and_the_newest_lines_stay() {
+        let dir = tempfile::tempdir().expect("dir");
+        let max = 1000;
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()), max);
+        transcript.open("Bob").expect("open");
+        for n in 0..100 {
+            // 50 bytes with the line end: 20 lines fill a file.
+            let line = format!("[2026-12-02 02:04] Alice >> line {n:03} {}", "x".repeat(12));
+            transcript.record(&line).expect("record");
+            transcript.flush().expect("flush");
+        }
+        let path = dir.path().join("Bob_chat_log.txt");
+        let current = std::fs::read_to_string(&path).expect("read");
+        let older = std::fs::read_to_string(Transcript::rotated(&path)).expect("read .1");
+        for text in [&current, &older] {
+            assert!(text.len() as u64 <= max, "{} bytes", text.len());
+        }
+        assert!(current.ends_with(&format!("line 099 {}\n", "x".repeat(12))));
+        // The two files are the last lines, in order, with none lost between.
+        let numbers: Vec<u32> = older
+            .lines()
+            .chain(current.lines())
+            .map(|line| line[33..36].parse().expect("number"))
+            .collect();
+        assert_eq!(
+            numbers,
+            (100 - numbers.len() as u32..100).collect::<Vec<_>>()
+        );
+        assert_eq!(numbers.len(), 40);
+    }
+
+    #[test]
+    fn a_file_too_big_already_is_rotated_at_the_first_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("Bob_chat_log.txt");
+        std::fs::write(&path, "x".repeat(2000)).expect("write");
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()), 1000);
+        transcript.record("[Server]: Welcome").expect("record");
+        transcript.open("Bob").expect("open");
+        transcript.flush().expect("flush");
+        assert_eq!(
+            std::fs::metadata(Transcript::rotated(&path))
+                .expect(".1")
+                .len(),
+            2000
+        );
+        let current = std::fs::read_to_string(&path).expect("read");
+        assert!(current.ends_with("] [Server]: Welcome\n"), "{current}");
+    }
+
+    #[test]
     fn a_symbolic_link_or_a_fifo_at_the_name_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
         let target = dir.path().join("target.txt");
         std::fs::write(&target, "mine\n").expect("write");
         std::os::unix::fs::symlink(&target, dir.path().join("Bob_chat_log.txt")).expect("link");
-        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()));
+        let mut transcript = Transcript::new(Some(dir.path().to_path_buf()), MAX);
         transcript.record("[Server]: Welcome").expect("record");
         let err = transcript.open("Bob").expect_err("a link");
         assert!(
