@@ -4,9 +4,11 @@
 
 mod util;
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -296,28 +298,147 @@ fn reports_a_lost_connection() {
     assert_eq!(stderr, "suda: Connection closed by the server.\n");
 }
 
-/// The Hangul exchange: a CP949 client and a UTF-8 client, both
-/// `suda connect`, read each other through the real server.
+/// The Hangul exchange: a CP949 console and a UTF-8 terminal,
+/// both `suda connect`, read each other through the real server.
 #[test]
 fn cp949_and_utf8_clients_exchange_hangul() {
     let server = Server::start(&[]);
-    let mut yeonghee = server.chat_client(&["--nick", "영희"]);
+    let mut yeonghee = server.chat_client(&["--nick", "영희", "--encoding", "utf-8"]);
     yeonghee.joined("영희");
     let mut cheolsu = server.chat_client(&["--nick", "철수", "--encoding", "cp949"]);
-    let before = cheolsu.until("[Server]: Welcome, 철수! Type /help for commands.");
+    let before = cheolsu
+        .stdout
+        .until_bytes(&cp949("[Server]: Welcome, 철수! Type /help for commands."));
     assert!(
-        before.contains(&"[Server]: Your encoding is now CP949.".to_string()),
+        before.contains(&b"[Server]: Your encoding is now CP949.".to_vec()),
         "{before:?}"
     );
     yeonghee.expect("[Server]: 철수 has joined the chat.");
 
     yeonghee.send("안녕하세요, 철수님!");
-    cheolsu.expect("영희 >> 안녕하세요, 철수님!");
-    cheolsu.send("반갑습니다 똠방각하");
+    assert_eq!(
+        cheolsu.stdout.next_bytes(),
+        Some(cp949("영희 >> 안녕하세요, 철수님!"))
+    );
+    cheolsu.send_bytes(&cp949("반갑습니다 똠방각하\n"));
     yeonghee.expect("철수 >> 반갑습니다 똠방각하");
-    // What CP949 cannot hold reaches the CP949 side as '?'.
-    yeonghee.send("웃음 😀");
-    cheolsu.expect("영희 >> 웃음 ?");
+    // What CP949 cannot hold (and is no emoji) reaches the CP949 side as '?'.
+    yeonghee.send("태국어 ก");
+    let mut shown = cp949("영희 >> 태국어 ");
+    shown.push(b'?');
+    assert_eq!(cheolsu.stdout.next_bytes(), Some(shown));
+}
+
+/// `suda connect` to `server` with `args`, its terminal's locale set by
+/// `vars` alone (whatever locale the test runs in is removed first).
+fn client_in_locale(server: &Server, args: &[&OsStr], vars: &[(&str, &str)]) -> ChatClient {
+    let mut command = suda();
+    command
+        .arg("connect")
+        .arg(server.addr.to_string())
+        .args(args)
+        .arg("--no-log");
+    for name in ["LC_ALL", "LC_CTYPE", "LANG"] {
+        command.env_remove(name);
+    }
+    command.envs(vars.iter().copied());
+    ChatClient::spawn(command, Stdio::piped())
+}
+
+/// 철수 at a CP949 console joins as `--nick 철수` typed there (CP949 bytes
+/// on the command line) and chats with Alice, a UTF-8 nc user: CP949
+/// bytes in and out at his end, proper UTF-8 Hangul at hers.
+fn cp949_console_chats_with_utf8(alice: &mut util::Client, cheolsu: &mut ChatClient) {
+    let before = cheolsu
+        .stdout
+        .until_bytes(&cp949("[Server]: Welcome, 철수! Type /help for commands."));
+    assert!(
+        before.contains(&b"[Server]: Your encoding is now CP949.".to_vec()),
+        "the server was asked for CP949: {before:?}"
+    );
+    alice.expect("[Server]: 철수 has joined the chat.");
+    cheolsu.send_bytes(&cp949("반갑습니다 똠방각하\n"));
+    alice.expect("철수 >> 반갑습니다 똠방각하");
+    alice.send("안녕하세요, 철수님!");
+    assert_eq!(
+        cheolsu.stdout.next_bytes(),
+        Some(cp949("Alice >> 안녕하세요, 철수님!"))
+    );
+}
+
+/// `--encoding cp949`: the person's terminal is CP949, whatever the locale.
+#[test]
+fn encoding_cp949_means_a_cp949_terminal() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let nick = cp949("철수");
+    let args = ["--nick", "", "--encoding", "cp949"].map(OsStr::new);
+    let args = [args[0], OsStr::from_bytes(&nick), args[2], args[3]];
+    let mut cheolsu = client_in_locale(&server, &args, &[("LANG", "C.UTF-8")]);
+    cp949_console_chats_with_utf8(&mut alice, &mut cheolsu);
+
+    // The wire follows what the server is told; the terminal stays CP949,
+    // and what it cannot show becomes '?'.
+    cheolsu.send("/encoding utf-8");
+    assert_eq!(
+        cheolsu.stdout.next_bytes().as_deref(),
+        Some(&b"[Server]: Your encoding is now UTF-8."[..])
+    );
+    alice.send("한글 € ก");
+    let mut shown = cp949("Alice >> 한글 € ");
+    shown.push(b'?');
+    assert_eq!(cheolsu.stdout.next_bytes(), Some(shown));
+    cheolsu.send_bytes(&cp949("아직 한글\n"));
+    alice.expect("철수 >> 아직 한글");
+
+    cheolsu.close_stdin();
+    alice.expect("[Server]: 철수 has left the chat.");
+    let (status, stderr) = cheolsu.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+/// Without `--encoding`, a locale naming CP949 or EUC-KR (the first of
+/// LC_ALL, LC_CTYPE, LANG that is set and not empty) means a CP949
+/// terminal.
+#[test]
+fn a_cp949_locale_means_a_cp949_terminal() {
+    let locales: [&[(&str, &str)]; 3] = [
+        &[("LC_ALL", "ko_KR.CP949"), ("LANG", "C.UTF-8")],
+        &[("LC_ALL", ""), ("LC_CTYPE", "ko_KR.EUC-KR")],
+        &[("LANG", "ko_KR.euckr")],
+    ];
+    let nick = cp949("철수");
+    for vars in locales {
+        let server = Server::start(&[]);
+        let mut alice = server.join("Alice");
+        let args = [OsStr::new("--nick"), OsStr::from_bytes(&nick)];
+        let mut cheolsu = client_in_locale(&server, &args, vars);
+        cp949_console_chats_with_utf8(&mut alice, &mut cheolsu);
+    }
+}
+
+/// A UTF-8 locale (or none) is a UTF-8 terminal, and the server is not
+/// asked for CP949.
+#[test]
+fn a_utf8_locale_means_a_utf8_terminal() {
+    for vars in [&[("LANG", "C.UTF-8")][..], &[]] {
+        let server = Server::start(&[]);
+        let mut alice = server.join("Alice");
+        let mut younghee = client_in_locale(&server, &["--nick", "영희"].map(OsStr::new), vars);
+        let before = younghee.until("[Server]: Welcome, 영희! Type /help for commands.");
+        assert!(
+            !before.iter().any(|line| line.contains("Your encoding")),
+            "{before:?}"
+        );
+        alice.expect("[Server]: 영희 has joined the chat.");
+        younghee.send("반가워요");
+        alice.expect("영희 >> 반가워요");
+        alice.send("안녕 😀");
+        assert_eq!(
+            younghee.stdout.next_bytes().as_deref(),
+            Some("Alice >> 안녕 😀".as_bytes())
+        );
+    }
 }
 
 /// A fake server on a loopback TCP port, for tests that must see the
@@ -381,9 +502,15 @@ fn cp949_mode_speaks_cp949_on_the_wire() {
     ));
     server.say(&cp949("영희 >> 안녕하세요\n"));
 
-    client.until("[Server]: Welcome, 철수! Type /help for commands.");
-    client.expect("영희 >> 안녕하세요");
-    client.send("반갑습니다");
+    // The terminal is CP949 too.
+    client
+        .stdout
+        .until_bytes(&cp949("[Server]: Welcome, 철수! Type /help for commands."));
+    assert_eq!(
+        client.stdout.next_bytes(),
+        Some(cp949("영희 >> 안녕하세요"))
+    );
+    client.send_bytes(&cp949("반갑습니다\n"));
     assert_eq!(server.line(), Some(cp949("반갑습니다")));
 
     // End of input: our side of the connection is shut down.
