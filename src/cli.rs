@@ -195,11 +195,19 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// The server, as HOST:PORT (port 9999 if left out).
-    #[arg(default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
+    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_server, value_name = "HOST:PORT")]
     pub server: String,
 
-    /// Answer the nickname prompt with NICK.
-    #[arg(long, value_parser = parse_nick, value_name = "NICK")]
+    /// Answer the nickname prompt with NICK (UTF-8, or CP949 as typed on
+    /// a CP949 console).
+    #[arg(
+        long,
+        value_parser = clap::builder::TypedValueParser::try_map(
+            clap::builder::OsStringValueParser::new(),
+            parse_nick
+        ),
+        value_name = "NICK"
+    )]
     pub nick: Option<String>,
 
     /// If --nick is taken, try NICK_2, NICK_3, ... this many times before
@@ -207,10 +215,12 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub nick_retries: u32,
 
-    /// What goes over the wire: utf-8, or cp949 like a legacy Windows
-    /// client. Your terminal stays UTF-8 either way.
-    #[arg(long, default_value = "utf-8", value_parser = parse_encoding, value_name = "utf-8|cp949")]
-    pub encoding: Encoding,
+    /// What your terminal speaks: cp949 for a legacy Korean console (what
+    /// you type and see is CP949, and the server is asked for CP949), or
+    /// utf-8 [default: from the locale, LC_ALL, LC_CTYPE or LANG: cp949 if
+    /// it names CP949 or EUC-KR (ko_KR.CP949, ko_KR.EUC-KR), else utf-8].
+    #[arg(long, value_parser = parse_encoding, value_name = "utf-8|cp949")]
+    pub encoding: Option<Encoding>,
 
     /// Folder for the transcript, <nick>_chat_log.txt.
     #[arg(long, default_value = ".", value_name = "DIR")]
@@ -219,6 +229,12 @@ pub struct ConnectArgs {
     /// Keep no transcript.
     #[arg(long)]
     pub no_log: bool,
+
+    /// Largest transcript file: when full it becomes <nick>_chat_log.txt.1
+    /// (replacing the older one) and a new file starts, so at most twice
+    /// this is kept.
+    #[arg(long, default_value = "64MiB", value_parser = parse_log_size, value_name = "BYTES")]
+    pub log_max: usize,
 
     /// Talk to the server over UDP (one datagram per line) instead of TCP.
     #[arg(long)]
@@ -363,10 +379,38 @@ fn parse_client_line_size(text: &str) -> Result<usize, String> {
     }
 }
 
-/// `--nick`: checked here, so a typo fails before connecting.
-fn parse_nick(text: &str) -> Result<String, String> {
-    if crate::text::valid_nick(text) {
-        Ok(text.to_string())
+/// `suda connect HOST:PORT`: a port that cannot be is a typo on the
+/// command line (exit 2), not a failure to connect; only the host is
+/// left to the resolver.
+fn parse_server(text: &str) -> Result<String, String> {
+    match crate::client::transport::split_host_port(text.trim())? {
+        (_, 0) => Err("port 0 cannot be connected to; use a port from 1 to 65535".into()),
+        _ => Ok(text.to_string()),
+    }
+}
+
+/// `--log-max`: a few lines' worth at least, or every line would rotate.
+fn parse_log_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 1024 => Err("must be at least 1KiB".into()),
+        size => Ok(size),
+    }
+}
+
+/// `--nick`: checked here, so a typo fails before connecting. A CP949
+/// console hands over its own bytes, which are never valid UTF-8 when
+/// they hold Hangul, so those are read as CP949.
+fn parse_nick(text: std::ffi::OsString) -> Result<String, String> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let bytes = text.as_bytes();
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => encoding_rs::EUC_KR
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .ok_or("neither UTF-8 nor CP949 text")?,
+    };
+    if crate::text::valid_nick(&text) {
+        Ok(text.into_owned())
     } else {
         Err("use 1-16 letters, digits, _ or - (and not \"Server\")".into())
     }
@@ -387,6 +431,7 @@ fn parse_encoding(text: &str) -> Result<Encoding, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt as _;
 
     fn serve(args: &[&str]) -> Result<ServeArgs, String> {
         let mut argv = vec!["suda", "serve"];
@@ -416,9 +461,10 @@ mod tests {
     fn connect_defaults() {
         let args = connect(&[]).expect("defaults parse");
         assert_eq!(args.server, "127.0.0.1:9999");
-        assert_eq!(args.encoding, Encoding::Utf8);
+        assert_eq!(args.encoding, None, "the locale decides");
         assert_eq!(args.keepalive, Duration::from_secs(30));
         assert_eq!(args.log_dir, PathBuf::from("."));
+        assert_eq!(args.log_max, 64 << 20);
         assert!(!args.udp && !args.no_log && args.nick.is_none());
     }
 
@@ -430,14 +476,32 @@ mod tests {
             ("--encoding", "latin1"),
             ("--keepalive", "0s"),
             ("--max-line", "10"),
+            ("--log-max", "100"),
+            ("--log-max", "lots"),
         ] {
             let err = connect(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");
         }
+        for server in ["127.0.0.1:99999", "127.0.0.1:http", "host:0", "[::1"] {
+            let err = connect(&[server]).expect_err(server);
+            assert!(err.contains("HOST:PORT"), "{err}");
+        }
         let args =
             connect(&["localhost:1234", "--nick", "민수", "--encoding", "cp949"]).expect("parse");
         assert_eq!(args.nick.as_deref(), Some("민수"));
-        assert_eq!(args.encoding, Encoding::Cp949);
+        assert_eq!(args.encoding, Some(Encoding::Cp949));
+        // A CP949 console's --nick.
+        let cli = Cli::try_parse_from([
+            "suda".as_ref(),
+            "connect".as_ref(),
+            "--nick".as_ref(),
+            std::ffi::OsStr::from_bytes(b"\xc3\xb6\xbc\xf6"),
+        ])
+        .map_err(|e| e.to_string());
+        match cli.map(|cli| cli.command) {
+            Ok(Command::Connect(args)) => assert_eq!(args.nick.as_deref(), Some("철수")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

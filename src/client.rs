@@ -12,11 +12,21 @@
 //! ([`transcript`]), `Bye` and a kick decide the exit code. Everything
 //! else is shown ([`screen`]) and recorded.
 //!
-//! Encodings: the terminal is UTF-8. With `--encoding cp949` the client
-//! asks the server for CP949 at once (`/encoding cp949`), encodes what it
-//! sends as CP949 and decodes what it receives as CP949, like a legacy
-//! Windows client; a line that is valid UTF-8 and not CP949 is still read
-//! as UTF-8 (the welcome, sent before the server heard our request).
+//! Encodings: there are two, the terminal's and the wire's. The terminal
+//! is CP949 with `--encoding cp949` (a legacy Korean console) and UTF-8
+//! with `--encoding utf-8`; without the flag its locale decides
+//! ([`locale`]: `LC_ALL`, `LC_CTYPE`, `LANG`, e.g. `ko_KR.CP949`). What
+//! the person types (keys, piped lines, a `--nick` argument) is read in
+//! the terminal's encoding, and what they see (standard output, and the
+//! client's lines on standard error) is written in it, a character CP949
+//! cannot show becoming `?`. The wire starts as the terminal: a CP949
+//! terminal asks the server for CP949 at once (`/encoding cp949`), so emoji
+//! arrive as text emoticons rather than as `?`. After that the wire
+//! follows what the server says it speaks (`Your encoding is now ...`),
+//! even after an `/encoding` typed by hand, while the terminal stays what
+//! it is. A line from the server that is valid UTF-8 and not CP949 is
+//! still read as UTF-8 (the welcome, sent before the server heard our
+//! request). The transcript is UTF-8 whatever the terminal speaks.
 //!
 //! Exit codes: 0 when the user left (`/exit`, end of input, Ctrl-D or
 //! Ctrl-C), 1 when the connection could not be made or was lost, 2 for a
@@ -24,6 +34,7 @@
 //! standard error.
 
 pub mod editor;
+pub mod locale;
 pub mod login;
 pub mod screen;
 pub mod server_line;
@@ -47,7 +58,7 @@ use crate::net::signals;
 use crate::text::sanitize;
 use login::AutoNick;
 use screen::{Mode, Screen, Typed};
-use server_line::Event;
+use server_line::{strip_stamp, Event};
 use stdin::Stdin;
 use transcript::Transcript;
 use transport::{Drained, Received, Target, Transport};
@@ -81,35 +92,39 @@ enum End {
     /// The admin kicked us.
     Kicked,
     /// `--nick` was refused and nobody is at a keyboard to pick another:
-    /// the server's answer.
+    /// the server's reason, without the question nobody will answer.
     NickRefused(String),
 }
 
 /// Runs `suda connect`: one line on standard error and a non-zero exit
 /// code when it goes wrong.
 pub fn run(args: ConnectArgs) -> ExitCode {
+    let terminal = args.encoding.unwrap_or_else(locale::from_env);
+    let say = |text: &str| screen::error_line(terminal, text);
     // The session (and with it raw mode) is over before anything is printed.
-    let end = Session::start(args).and_then(Session::run);
+    let end = Session::start(args, terminal).and_then(Session::run);
     match end {
         Ok(End::Left) => ExitCode::SUCCESS,
         Ok(End::Kicked) => {
-            eprintln!("suda: You have been kicked from the chat.");
+            say("You have been kicked from the chat.");
             ExitCode::from(EXIT_KICKED)
         }
         Ok(End::Lost(None)) => {
-            eprintln!("suda: Connection closed by the server.");
+            say("Connection closed by the server.");
             ExitCode::FAILURE
         }
         Ok(End::Lost(Some(e))) => {
-            eprintln!("suda: Connection lost: {}.", transport::describe(&e));
+            say(&format!("Connection lost: {}.", transport::describe(&e)));
             ExitCode::FAILURE
         }
         Ok(End::NickRefused(answer)) => {
-            eprintln!("suda: the nickname was refused ({answer}); try another --nick, or --nick-retries N");
+            say(&format!(
+                "the nickname was refused ({answer}); try another --nick, or --nick-retries N"
+            ));
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("suda: {e:#}");
+            say(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -132,13 +147,15 @@ struct Session {
     typed: LineCodec,
     /// The lines of one read of standard input (reused).
     typed_frames: Frames,
-    /// Piped input is UTF-8, or CP949 if a line is only valid as that.
+    /// Piped input is in the terminal's encoding, or in the other one if a
+    /// line is only valid as that (a file written elsewhere).
     typed_charset: Charset,
     /// The terminal or standard output.
     screen: Screen,
     /// `<nick>_chat_log.txt`.
     transcript: Transcript,
-    /// What we send in (`--encoding`, or what `/encoding` last set).
+    /// What we send in: the terminal's encoding at first, then what the
+    /// server last confirmed (`/encoding`).
     wire: Encoding,
     /// How we read the server: UTF-8 or CP949 as each line shows, pinned
     /// once the server confirms an `/encoding`.
@@ -179,7 +196,7 @@ impl Session {
     /// # Errors
     ///
     /// A one-line reason: the address, the connection, the terminal.
-    fn start(args: ConnectArgs) -> anyhow::Result<Session> {
+    fn start(args: ConnectArgs, terminal: Encoding) -> anyhow::Result<Session> {
         if !args.no_log && !args.log_dir.is_dir() {
             return Err(anyhow!(
                 "--log-dir {}: no such folder",
@@ -228,10 +245,13 @@ impl Session {
         } else {
             None
         };
-        let screen =
-            Screen::open(mode, colour, args.max_line).context("cannot set up the terminal")?;
+        let screen = Screen::open(mode, colour, args.max_line, terminal)
+            .context("cannot set up the terminal")?;
 
-        let transcript = Transcript::new((!args.no_log).then(|| args.log_dir.clone()));
+        let transcript = Transcript::new(
+            (!args.no_log).then(|| args.log_dir.clone()),
+            u64::try_from(args.log_max).unwrap_or(u64::MAX),
+        );
         let mut session = Session {
             label,
             poll,
@@ -239,10 +259,10 @@ impl Session {
             stdin: Some(stdin),
             typed: LineCodec::default(),
             typed_frames: Frames::default(),
-            typed_charset: Charset::detecting(Encoding::Utf8),
+            typed_charset: Charset::detecting(terminal),
             screen,
             transcript,
-            wire: args.encoding,
+            wire: terminal,
             incoming: Charset::detecting(Encoding::Utf8),
             nick: None,
             auto: AutoNick::new(args.nick.clone(), args.nick_retries),
@@ -461,8 +481,10 @@ impl Session {
                         // than send a line of it as a nickname, stop and say
                         // why. At a terminal the user types another name.
                         None if !self.screen.interactive() => {
-                            let answer = text.trim_start_matches("[Server]: ").to_string();
-                            self.end.get_or_insert(End::NickRefused(answer));
+                            let notice = strip_stamp(&text);
+                            let notice = notice.strip_prefix(server_line::SERVER).unwrap_or(notice);
+                            let reason = server_line::without_prompt(notice).to_string();
+                            self.end.get_or_insert(End::NickRefused(reason));
                         }
                         None => self.release_held(),
                     }

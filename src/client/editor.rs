@@ -3,11 +3,15 @@
 //! In raw mode the terminal hands over bytes as keys are pressed and
 //! echoes nothing, so the client edits the line itself. Doing it here,
 //! without a terminal, keeps it testable: [`Keys`] turns bytes into
-//! [`Key`]s (UTF-8 and escape sequences may be split across reads), and
+//! [`Key`]s (UTF-8 or CP949 characters, as the terminal speaks, and escape
+//! sequences; each may be split across reads), and
 //! [`Editor`] applies them and says which slice of the line fits on the
 //! one row the input keeps at the bottom of the screen.
 
+use encoding_rs::EUC_KR;
 use unicode_width::UnicodeWidthChar;
+
+use crate::charset::Encoding;
 
 /// One key press that the editor understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +43,20 @@ pub enum Key {
 }
 
 /// Turns raw terminal bytes into keys.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Keys {
+    /// What the terminal's characters are written in.
+    encoding: Encoding,
     /// The start of a character or escape sequence cut off by the end of
     /// a read. At most one escape sequence long: see [`Keys::feed`].
     pending: Vec<u8>,
+}
+
+impl Default for Keys {
+    /// Keys from a UTF-8 terminal.
+    fn default() -> Keys {
+        Keys::new(Encoding::Utf8)
+    }
 }
 
 /// Escape sequences longer than this are not keys we know: drop them
@@ -51,13 +64,21 @@ pub struct Keys {
 const MAX_SEQUENCE: usize = 16;
 
 impl Keys {
+    /// Keys from a terminal that writes characters in `encoding`.
+    pub fn new(encoding: Encoding) -> Keys {
+        Keys {
+            encoding,
+            pending: Vec::new(),
+        }
+    }
+
     /// Decodes `bytes`, appending the keys to `out`. Unknown keys and
     /// escape sequences are dropped.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Key>) {
         self.pending.extend_from_slice(bytes);
         let mut at = 0;
         while at < self.pending.len() {
-            match decode(&self.pending[at..]) {
+            match decode(&self.pending[at..], self.encoding) {
                 Decoded::Key(key, used) => {
                     out.extend(key);
                     at += used;
@@ -80,7 +101,7 @@ enum Decoded {
     Incomplete,
 }
 
-fn decode(bytes: &[u8]) -> Decoded {
+fn decode(bytes: &[u8], encoding: Encoding) -> Decoded {
     let key = |key: Key, used: usize| Decoded::Key(Some(key), used);
     match bytes[0] {
         b'\r' | b'\n' => key(Key::Enter, 1),
@@ -94,7 +115,10 @@ fn decode(bytes: &[u8]) -> Decoded {
         b'\t' => key(Key::Char(' '), 1),
         0x1b => escape(bytes),
         byte if byte < 0x20 => Decoded::Key(None, 1),
-        _ => utf8(bytes),
+        _ => match encoding {
+            Encoding::Utf8 => utf8(bytes),
+            Encoding::Cp949 => cp949(bytes),
+        },
     }
 }
 
@@ -152,6 +176,27 @@ fn utf8(bytes: &[u8]) -> Decoded {
         .ok()
         .and_then(|s| s.chars().next())
     {
+        Some(c) if !c.is_control() => Decoded::Key(Some(Key::Char(c)), want),
+        _ => Decoded::Key(None, 1),
+    }
+}
+
+/// One CP949 character: ASCII, or a lead byte and a trail byte; a byte
+/// that cannot start one, or a pair that is no character, loses its first
+/// byte.
+fn cp949(bytes: &[u8]) -> Decoded {
+    let want = match bytes[0] {
+        0x00..=0x7f => 1,
+        0x81..=0xfe => 2,
+        _ => return Decoded::Key(None, 1),
+    };
+    if bytes.len() < want {
+        return Decoded::Incomplete;
+    }
+    let c = EUC_KR
+        .decode_without_bom_handling_and_without_replacement(&bytes[..want])
+        .and_then(|text| text.chars().next());
+    match c {
         Some(c) if !c.is_control() => Decoded::Key(Some(Key::Char(c)), want),
         _ => Decoded::Key(None, 1),
     }
@@ -355,6 +400,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn cp949_keys_split_anywhere_give_the_same_characters() {
+        let (hangul, _, _) = EUC_KR.encode("a한\x1b[D똠\r");
+        let input: &[u8] = &hangul;
+        let decode = |chunks: &[&[u8]]| {
+            let mut decoder = Keys::new(Encoding::Cp949);
+            let mut out = Vec::new();
+            for chunk in chunks {
+                decoder.feed(chunk, &mut out);
+            }
+            out
+        };
+        let whole = decode(&[input]);
+        assert_eq!(
+            whole,
+            [
+                Key::Char('a'),
+                Key::Char('한'),
+                Key::Left,
+                Key::Char('똠'),
+                Key::Enter
+            ]
+        );
+        for i in 0..=input.len() {
+            assert_eq!(decode(&[&input[..i], &input[i..]]), whole, "{i}");
+        }
+        // A lead byte without a trail, and bytes that start nothing.
+        assert_eq!(
+            decode(&[b"\xb0\rx\x80\xffy"]),
+            [Key::Enter, Key::Char('x'), Key::Char('y')]
+        );
     }
 
     #[test]

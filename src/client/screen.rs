@@ -15,6 +15,10 @@
 //! Output is gathered during a turn of the client's loop and written at
 //! its end in one `write`, so a burst of messages redraws the input row
 //! once and never flickers.
+//!
+//! Text is written in the terminal's encoding: UTF-8, or CP949 for a
+//! legacy Korean console, where a character CP949 cannot show becomes `?`
+//! (the escape sequences around it are ASCII, the same in both).
 
 use std::io::{self, Write};
 
@@ -25,6 +29,7 @@ use crossterm::QueueableCommand;
 
 use super::editor::{char_width, Edit, Editor, Keys};
 use super::server_line::{strip_stamp, SERVER};
+use crate::charset::Encoding;
 use crate::text::valid_nick;
 
 /// How lines are shown.
@@ -54,6 +59,8 @@ pub struct Screen {
     mode: Mode,
     /// Whether to colour (off with `NO_COLOR`).
     colour: bool,
+    /// What the terminal shows text in.
+    encoding: Encoding,
     /// What this turn will write.
     buf: Vec<u8>,
     /// Raw mode is on and must be turned off at the end.
@@ -79,13 +86,19 @@ impl Screen {
     /// # Errors
     ///
     /// The terminal refuses raw mode.
-    pub fn open(mode: Mode, colour: bool, max_line: usize) -> io::Result<Screen> {
+    pub fn open(
+        mode: Mode,
+        colour: bool,
+        max_line: usize,
+        encoding: Encoding,
+    ) -> io::Result<Screen> {
         let mut screen = Screen {
             mode,
             colour,
+            encoding,
             buf: Vec::with_capacity(4096),
             raw: false,
-            keys: Keys::default(),
+            keys: Keys::new(encoding),
             editor: Editor::new(max_line),
             nick: None,
             typing: mode == Mode::Interactive,
@@ -110,7 +123,7 @@ impl Screen {
     pub fn show(&mut self, line: &str) {
         match self.mode {
             Mode::Plain => {
-                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.extend_from_slice(&self.encoding.encode(line));
                 self.buf.push(b'\n');
             }
             Mode::Decorated | Mode::Interactive => {
@@ -134,7 +147,7 @@ impl Screen {
     /// standard output stays exactly what the server said.
     pub fn notice(&mut self, text: &str) {
         match self.mode {
-            Mode::Plain => eprintln!("suda: {text}"),
+            Mode::Plain => error_line(self.encoding, text),
             Mode::Decorated | Mode::Interactive => {
                 self.decorated(&[(Paint::Dim, "* "), (Paint::Dim, text)]);
             }
@@ -216,15 +229,13 @@ impl Screen {
             Paint::Nick(colour) => Some(colour),
         };
         // Writing to a Vec cannot fail.
-        let _ = match colour {
-            Some(colour) => self
-                .buf
-                .queue(SetForegroundColor(colour))
-                .and_then(|buf| buf.queue(Print(text)))
-                .and_then(|buf| buf.queue(ResetColor))
-                .map(|_| ()),
-            None => self.buf.write_all(text.as_bytes()),
-        };
+        if let Some(colour) = colour {
+            let _ = self.buf.queue(SetForegroundColor(colour));
+        }
+        self.buf.extend_from_slice(&self.encoding.encode(text));
+        if colour.is_some() {
+            let _ = self.buf.queue(ResetColor);
+        }
     }
 
     /// Removes the input row (before printing a message in its place).
@@ -260,10 +271,11 @@ impl Screen {
             let _ = self.buf.queue(SetAttribute(Attribute::Reset));
         }
         let column = prompt_width + view.cursor;
+        self.buf
+            .extend_from_slice(&self.encoding.encode(&view.text));
         let _ = self
             .buf
-            .queue(Print(view.text))
-            .and_then(|buf| buf.queue(Clear(ClearType::UntilNewLine)))
+            .queue(Clear(ClearType::UntilNewLine))
             .and_then(|buf| buf.queue(MoveToColumn(u16::try_from(column).unwrap_or(u16::MAX))));
         self.drawn = true;
     }
@@ -277,6 +289,14 @@ impl Drop for Screen {
             let _ = terminal::disable_raw_mode();
         }
     }
+}
+
+/// Prints `suda: <text>` on standard error, in the terminal's encoding
+/// (so a Hangul nickname in a message reads right on a CP949 console).
+pub fn error_line(encoding: Encoding, text: &str) {
+    let line = format!("suda: {text}\n");
+    // Nowhere left to report a failure to report.
+    let _ = io::stderr().lock().write_all(&encoding.encode(&line));
 }
 
 /// Makes a panic print on a sane terminal: raw mode off first, then the

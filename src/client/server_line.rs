@@ -71,6 +71,39 @@ pub fn strip_stamp(line: &str) -> &str {
     }
 }
 
+/// What a notice that asks a question says before the question: the
+/// reason alone, for a message of our own. The question is a last
+/// sentence `Enter ...:` (the nickname prompt, and any other the server
+/// asks the same way); a notice that is only the question, or that does
+/// not end in one, is kept whole.
+///
+/// ```
+/// use suda::client::server_line::without_prompt;
+/// assert_eq!(
+///     without_prompt("Nickname \"Bob\" is already in use. Enter your nickname:"),
+///     "Nickname \"Bob\" is already in use."
+/// );
+/// assert_eq!(without_prompt("Enter your nickname:"), "Enter your nickname:");
+/// assert_eq!(without_prompt("Bob has joined the chat."), "Bob has joined the chat.");
+/// ```
+pub fn without_prompt(notice: &str) -> &str {
+    let Some(question) = notice.strip_suffix(':') else {
+        return notice;
+    };
+    let Some(at) = question.rfind(" Enter ") else {
+        return notice;
+    };
+    let (reason, asked) = (&notice[..at], &question[at + " Enter ".len()..]);
+    // The question is one sentence that follows a finished one; anything
+    // else (a quote, a second sentence, a colon inside) is not ours to cut.
+    let one_sentence = !asked.is_empty() && !asked.contains(['.', '!', '?', ':', '"']);
+    if one_sentence && reason.ends_with(['.', '!', '?']) {
+        reason
+    } else {
+        notice
+    }
+}
+
 /// Reads one line (already decoded and sanitized).
 ///
 /// ```
@@ -195,6 +228,34 @@ mod tests {
             "[Scheduled by Bob] Welcome, Alice! Type /help for commands.",
         ] {
             assert_eq!(parse(line), Event::Other, "{line}");
+        }
+    }
+
+    #[test]
+    fn only_a_trailing_question_is_cut_from_a_notice() {
+        let cases = [
+            (
+                "Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:",
+                "Invalid nickname. Use 1-16 letters, digits, _ or -.",
+            ),
+            (
+                "Wrong password. Enter the room password:",
+                "Wrong password.",
+            ),
+            ("Too many tries! Enter your nickname:", "Too many tries!"),
+            // Not a question at the end, or not one sentence: kept whole.
+            ("Enter your nickname:", "Enter your nickname:"),
+            ("Please Enter your nickname:", "Please Enter your nickname:"),
+            ("Done. Enter:", "Done. Enter:"),
+            (
+                "Said \"hi. Enter x:\" twice. Enter your nickname",
+                "Said \"hi. Enter x:\" twice. Enter your nickname",
+            ),
+            ("Note. Enter a. b:", "Note. Enter a. b:"),
+            ("Use /help. Enter here: now:", "Use /help. Enter here: now:"),
+        ];
+        for (notice, reason) in cases {
+            assert_eq!(without_prompt(notice), reason, "{notice}");
         }
     }
 

@@ -242,6 +242,37 @@ impl<R: Read + Send + 'static> Lines<R> {
         }
     }
 
+    /// The next line as the bytes it was (without its newline), for
+    /// output that is not UTF-8; `None` at end of input.
+    pub fn next_bytes(&mut self) -> Option<Vec<u8>> {
+        match self.rx.recv_timeout(READ_TIMEOUT) {
+            Ok(Some(mut line)) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                Some(line)
+            }
+            Ok(None) => None,
+            Err(_) => panic!("no line within {READ_TIMEOUT:?}"),
+        }
+    }
+
+    /// Reads until a line of exactly the bytes `wanted`; returns the
+    /// lines before it.
+    pub fn until_bytes(&mut self, wanted: &[u8]) -> Vec<Vec<u8>> {
+        let mut before = Vec::new();
+        loop {
+            match self.next_bytes() {
+                Some(line) if line == wanted => return before,
+                Some(line) => before.push(line),
+                None => panic!(
+                    "end of output before {:?}; got {before:?}",
+                    String::from_utf8_lossy(wanted)
+                ),
+            }
+        }
+    }
+
     /// Reads until a line equal to `wanted`; returns the lines before it.
     pub fn until(&mut self, wanted: &str) -> Vec<String> {
         let mut before = Vec::new();
@@ -446,6 +477,13 @@ impl ChatClient {
         stdin
             .write_all(format!("{line}\n").as_bytes())
             .expect("write to the client");
+        stdin.flush().expect("flush");
+    }
+
+    /// Types bytes as they are (a terminal that is not UTF-8).
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(bytes).expect("write to the client");
         stdin.flush().expect("flush");
     }
 
