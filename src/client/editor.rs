@@ -11,7 +11,7 @@
 use encoding_rs::EUC_KR;
 use unicode_width::UnicodeWidthChar;
 
-use crate::charset::Encoding;
+use crate::net::charset::Encoding;
 
 /// One key press that the editor understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

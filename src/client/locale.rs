@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 
-use crate::charset::Encoding;
+use crate::net::charset::Encoding;
 
 /// The variables that name the character encoding, strongest first.
 pub const VARIABLES: [&str; 3] = ["LC_ALL", "LC_CTYPE", "LANG"];
@@ -21,7 +21,7 @@ pub fn from_env() -> Encoding {
 /// The terminal's encoding according to `var` (an environment lookup).
 ///
 /// ```
-/// use suda::charset::Encoding;
+/// use suda::net::charset::Encoding;
 /// use suda::client::locale::from_vars;
 /// let env = |vars: &'static [(&str, &str)]| {
 ///     move |name: &str| {

@@ -29,7 +29,7 @@ use crossterm::QueueableCommand;
 
 use super::editor::{char_width, Edit, Editor, Keys};
 use super::server_line::{strip_stamp, SERVER};
-use crate::charset::Encoding;
+use crate::net::charset::Encoding;
 use crate::text::valid_nick;
 
 /// How lines are shown.
