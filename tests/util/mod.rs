@@ -17,9 +17,15 @@ use std::time::{Duration, Instant};
 /// How long any single wait may take before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The binary under test.
+/// The binary under test, in a UTF-8 locale whatever the machine's: the
+/// client follows the locale, and a test that wants another sets it.
 pub fn suda() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_suda"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_suda"));
+    command
+        .env_remove("LC_ALL")
+        .env_remove("LC_CTYPE")
+        .env("LANG", "C.UTF-8");
+    command
 }
 
 /// The load generator (`src/bin/suda-load`).
