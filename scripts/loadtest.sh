@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
 # What can this machine's suda hold? Builds the release binaries, starts a
 # local server (unless --addr is given), runs the load generator and prints
-# one table. Needs only a Rust toolchain. `scripts/loadtest.sh --help`.
+# one table. Needs a Rust toolchain and a C compiler (cargo builds ring, the
+# /search client's TLS crypto, from C and assembly). `scripts/loadtest.sh --help`.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-server_bin="$root/target/release/suda"
-load_bin="$root/target/release/suda-load"
+
+# Where cargo puts the binaries: CARGO_TARGET_DIR, build.target-dir in a
+# .cargo/config.toml, or ./target. Asked from $root, where the build runs,
+# so a relative CARGO_TARGET_DIR means the same directory to both.
+target_dir() {
+    local json dir
+    json="$(cd "$root" && cargo metadata --format-version 1 --no-deps 2>/dev/null)" || json=""
+    dir="$(printf '%s' "$json" | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+    if [ -z "$dir" ]; then
+        dir="${CARGO_TARGET_DIR:-target}"
+        case "$dir" in /*) ;; *) dir="$root/$dir" ;; esac
+    fi
+    printf '%s\n' "$dir"
+}
+target="$(target_dir)"
+server_bin="$target/release/suda"
+load_bin="$target/release/suda-load"
 
 usage() {
     cat <<'EOF'
@@ -16,6 +32,8 @@ Usage: scripts/loadtest.sh [--addr HOST:PORT] [--json] [--quick] [--udp]
 Builds the release binaries (cargo build --release --bins), starts a local
 server unless --addr is given, runs the workloads of target/release/suda-load
 (fanout, latency, capacity; --udp adds latency over UDP) and prints one table.
+The binaries are built and run in cargo's target directory (CARGO_TARGET_DIR
+if set). The flags are checked before any server starts.
 
 Script flags:
   --addr HOST:PORT   load a server that is already running instead of starting
@@ -104,8 +122,12 @@ if [ "$help" = 1 ]; then
     exec "$load_bin" --help
 fi
 
-echo "loadtest: building (cargo build --release --bins)" >&2
+echo "loadtest: building (cargo build --release --bins) in $target" >&2
 build >&2
+
+# Every flag the script did not take is the generator's: let it check them
+# now, so a typo stops the run here (exit 2) and not after a server started.
+"$load_bin" --check-args ${gen_args[@]+"${gen_args[@]}"} || exit $?
 
 gen_pin=()
 server_pin=()

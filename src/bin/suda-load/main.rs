@@ -192,6 +192,11 @@ struct Args {
     #[arg(long, help_heading = "Capacity (memory)", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     capacity_concurrency: Option<u32>,
+
+    /// Check the flags and exit, connecting to nothing: scripts/loadtest.sh
+    /// runs this before it starts a server, so a typo fails at once.
+    #[arg(long, hide = true)]
+    check_args: bool,
 }
 
 /// A workload.
@@ -222,6 +227,9 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => return suda::cli::report_usage_error("suda-load", &e),
     };
+    if args.check_args {
+        return ExitCode::SUCCESS;
+    }
     match run(&args) {
         Ok(code) => code,
         Err(message) => {
