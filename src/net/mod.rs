@@ -7,6 +7,7 @@
 //! - [`charset`]: UTF-8 and CP949, detection and transcoding.
 //! - [`line`](mod@line) and [`outq`]: an outgoing line encoded once per encoding and
 //!   shared by every recipient's queue, written with `writev`.
+//! - [`udp_token`]: the token that proves a UDP address receives.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //!
@@ -21,3 +22,4 @@ pub mod outq;
 pub mod reactor;
 pub mod signals;
 pub mod telnet;
+pub mod udp_token;
