@@ -548,3 +548,126 @@ fn token_replies_stay_within_the_rate_under_a_flood() {
         "{replies} replies in {span:.2} s at {RATE}/s"
     );
 }
+
+/// One row of the amplification table: what was sent, what came back.
+struct Row {
+    request: String,
+    sent: usize,
+    datagrams: usize,
+    bytes: usize,
+}
+
+impl Row {
+    fn print(&self) {
+        println!(
+            "| {} ({} B) | {} datagram{}, {} B | {:.1}× |",
+            self.request,
+            self.sent,
+            self.datagrams,
+            if self.datagrams == 1 { "" } else { "s" },
+            self.bytes,
+            self.bytes as f64 / self.sent as f64
+        );
+    }
+}
+
+/// What one stranger's datagram brings back, from a fresh address.
+fn stranger_row(to: SocketAddr, request: &str, datagram: &[u8]) -> Row {
+    let stranger = UdpClient::from(to, "127.0.0.1:0");
+    let got = answers(to, &stranger, datagram);
+    Row {
+        request: request.to_string(),
+        sent: datagram.len(),
+        datagrams: got.len(),
+        bytes: got.iter().map(Vec::len).sum(),
+    }
+}
+
+/// Issue 11's amplification table, measured again with real sockets
+/// (`cargo test --test udp amplification -- --nocapture` prints it). Every
+/// request of the table, in the state the table names, now brings a
+/// stranger one line of at most 64 bytes; a participant's datagram of
+/// many commands runs one.
+#[test]
+fn amplification_table_after_issue_11() {
+    let mut server = Server::start(&[&UNCAPPED[..], &["--max-clients", "120"]].concat());
+    let to = server.addr;
+    let mut rows = Vec::new();
+    let mut teacher = server.join("Teacher");
+    for i in 0..19 {
+        teacher.send(&format!("/schedule 1h {i:02}{}", "s".repeat(4000)));
+        teacher.expect_prefix(&format!("[Server]: Message #{} scheduled for ", i + 1));
+    }
+    rows.push(stranger_row(to, "`HELO`", b"HELO"));
+    rows.push(stranger_row(to, "a one-letter nickname", b"x"));
+    let help = format!("N\n{}", "/h\n".repeat(19));
+    rows.push(stranger_row(
+        to,
+        "a nickname and 19 × `/h` in one datagram",
+        help.as_bytes(),
+    ));
+    let crowd: Vec<_> = (0..97).map(|i| server.join(&format!("p{i}"))).collect();
+    let who = format!("N\n{}", "/who\n".repeat(19));
+    rows.push(stranger_row(
+        to,
+        "a nickname and 19 × `/who` with 98 people online",
+        who.as_bytes(),
+    ));
+    // The blind setup of the table: 19 × 4 KB schedules from a forged address.
+    let blind = UdpClient::new(&server);
+    for _ in 0..19 {
+        let setup = format!("N\n/schedule 1h {}", "b".repeat(4000));
+        assert_eq!(answers(to, &blind, setup.as_bytes()).len(), 1);
+    }
+    let got = answers(to, &blind, b"/schedules");
+    rows.push(Row {
+        request: "`/schedules` after a blind setup of 19 × 4 KB schedules".into(),
+        sent: b"/schedules".len(),
+        datagrams: got.len(),
+        bytes: got.iter().map(Vec::len).sum(),
+    });
+
+    server.signal(util::SIGTERM);
+    assert!(server.wait().success());
+    drop((teacher, crowd));
+    let server = Server::start_in(server.into_dir(), &UNCAPPED);
+    let to = server.addr;
+    rows.push(stranger_row(
+        to,
+        "`x\\n/schedules` after a restart with 19 orphaned 4 KB schedules",
+        b"x\n/schedules",
+    ));
+    rows.push(stranger_row(
+        to,
+        "`Teacher\\n/schedules\\n/unschedule 2\\n/users` after the restart",
+        b"Teacher\n/schedules\n/unschedule 2\n/users",
+    ));
+
+    println!("| request (from an unverified address) | reply | factor |");
+    println!("|---|---|---|");
+    for row in &rows {
+        row.print();
+        assert_eq!(row.datagrams, 1, "{}", row.request);
+        assert!(row.bytes <= STRANGER_MAX_BYTES, "{}", row.request);
+    }
+
+    // A verified participant's datagram of 19 commands runs one of them.
+    let dana = UdpClient::new(&server);
+    dana.join("Dana");
+    let count_help = |datagram: &str| {
+        dana.send(datagram);
+        dana.send("/users");
+        let mut n = 0;
+        while !dana.line().starts_with("[Server]: Users online") {
+            n += 1;
+        }
+        n
+    };
+    let one = count_help("/h");
+    let many = count_help(&"/h\n".repeat(19));
+    println!(
+        "verified participant: `/h` gets {one} datagrams; 19 × `/h` in one datagram gets {many}"
+    );
+    assert!(one > 1);
+    assert_eq!(many, one);
+}
