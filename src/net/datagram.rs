@@ -81,7 +81,7 @@ pub fn first_line(datagram: &[u8]) -> &[u8] {
 /// assert!(looks_like_server_line(b"[Server]: Send HELO 0123456789ab to join.\n"));
 /// assert!(looks_like_server_line(b"[2026-01-02 03:04] Alice >> hi"));
 /// assert!(!looks_like_server_line(b"HELO"));
-/// assert!(!looks_like_server_line(b"hello >> world, says me"));
+/// assert!(!looks_like_server_line(b"I think a >> b"));
 /// ```
 pub fn looks_like_server_line(datagram: &[u8]) -> bool {
     let text = strip_stamp(datagram);
