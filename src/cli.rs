@@ -52,6 +52,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
     pub udp_idle: Duration,
 
+    /// Token replies (`Send HELO <token> to join.`) to UDP addresses not yet
+    /// verified, for all of them together ("off": no cap). A datagram's
+    /// sender may be forged: the cap keeps the server from being used to
+    /// flood someone else.
+    #[arg(long, default_value = "100/s", value_name = "N/s|off")]
+    pub udp_unverified_rate: RateSpec,
+
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,

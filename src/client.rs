@@ -36,6 +36,7 @@
 pub mod editor;
 pub mod locale;
 pub mod login;
+pub mod reassembly;
 pub mod screen;
 pub mod server_line;
 pub mod stdin;
@@ -280,10 +281,6 @@ impl Session {
             end: None,
             args,
         };
-        if session.transport.is_udp() {
-            // A new UDP address says HELO; the server answers with its welcome.
-            session.send_raw("HELO");
-        }
         if session.wire == Encoding::Cp949 {
             // Before anything else, so even the server's first Hangul is CP949.
             session.send_raw("/encoding cp949");
@@ -363,7 +360,7 @@ impl Session {
         if self.server_ready || (self.stdin_ready && self.may_read_stdin()) {
             return Some(Duration::ZERO);
         }
-        let mut next = self.closing;
+        let mut next = earliest(self.closing, self.transport.deadline());
         if self.transport.is_udp() {
             if !self.heard {
                 next = earliest(next, Some(self.started + self.args.connect_timeout));
@@ -378,6 +375,9 @@ impl Session {
         if self.closing.is_some_and(|at| now >= at) {
             let end = self.closed_end(None);
             self.end.get_or_insert(end);
+        }
+        if self.transport.deadline().is_some_and(|at| now >= at) {
+            self.server_ready = true;
         }
         if self.transport.is_udp() {
             if !self.heard && now >= self.started + self.args.connect_timeout {
@@ -452,8 +452,10 @@ impl Session {
     /// One line (or an over-long one) from the server.
     fn on_received(&mut self, item: Received) {
         self.heard = true;
-        let bytes = match item {
-            Received::Line(bytes) => bytes,
+        let (bytes, whole) = match item {
+            Received::Line(bytes) => (bytes, true),
+            // Shown, but never a kick or a rename: anyone's text may sit in it.
+            Received::Pieced(bytes) => (bytes, false),
             Received::TooLong => {
                 let max = self.args.max_line;
                 self.screen.notice(&format!(
@@ -465,7 +467,11 @@ impl Session {
         let text = sanitize(&self.incoming.decode(&bytes)).into_owned();
         self.screen.show(&text);
         self.record(&text);
-        let event = server_line::parse(&text);
+        let event = if whole {
+            server_line::parse(&text)
+        } else {
+            Event::Other
+        };
         match event {
             Event::Greeting => {
                 // Over UDP a server that forgot us greets again: log in anew.

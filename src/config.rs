@@ -23,6 +23,9 @@ pub struct Config {
     pub listen_backlog: u32,
     /// `--udp`: how long a silent UDP participant stays, if UDP is on.
     pub udp_idle: Option<std::time::Duration>,
+    /// `--udp-unverified-rate`: token replies per second to unverified
+    /// addresses, all together (`None`: no cap).
+    pub udp_unverified_rate: Option<f64>,
     /// The room's rules and limits.
     pub room: RoomConfig,
     /// Output bytes queued for one client before it counts as too slow.
@@ -129,6 +132,7 @@ impl Config {
             bind: args.bind,
             listen_backlog: args.listen_backlog,
             udp_idle: args.udp.then_some(args.udp_idle),
+            udp_unverified_rate: args.udp_unverified_rate.0,
             room: RoomConfig {
                 name: args.room,
                 max_clients,

@@ -11,7 +11,8 @@
 //! - [`serve`]: startup (bind, load state, open the log), then the reactor.
 //! - [`net`]: the reactor (accepting, reading, flushing, UDP, one file per
 //!   phase), one connection, and the wire: line codec, telnet, charset,
-//!   outgoing lines and output queues; the console and the signals.
+//!   outgoing lines and output queues; UDP's address token and one line
+//!   per datagram; the console and the signals.
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages.

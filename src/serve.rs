@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
-use crate::net::reactor::{Parts, Reactor};
+use crate::net::reactor::{Parts, Reactor, UdpSetup};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
 use crate::room::Room;
@@ -44,7 +44,11 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             // The same address and port as TCP, so one HOST:PORT serves both.
             let socket = mio::net::UdpSocket::bind(addr)
                 .with_context(|| format!("cannot listen for UDP on {addr}"))?;
-            Some((socket, idle))
+            Some(UdpSetup {
+                socket,
+                idle,
+                unverified_rate: config.udp_unverified_rate,
+            })
         }
         None => None,
     };

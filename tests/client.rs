@@ -615,6 +615,75 @@ fn udp_kick_ends_with_the_kick_code() {
     assert_eq!(stderr, "suda: You have been kicked from the chat.\n");
 }
 
+/// The token exchange against a fake server: `HELO` (again if nothing
+/// comes), the token back, and lines held until the server speaks; the
+/// token line itself is not shown.
+#[test]
+fn udp_token_exchange_against_a_fake_server() {
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    peer.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
+    let addr = peer.local_addr().expect("addr").to_string();
+    let mut client = ChatClient::start(&[&addr, "--udp", "--nick", "Alice", "--encoding", "cp949"]);
+    let mut buf = [0u8; 65536];
+    let mut datagram = || -> (Vec<u8>, std::net::SocketAddr) {
+        let (n, from) = peer
+            .recv_from(&mut buf)
+            .expect("a datagram from the client");
+        (buf[..n].to_vec(), from)
+    };
+    let (hello, from) = datagram();
+    assert_eq!(hello, b"HELO");
+    // No answer: it asks again, and sends nothing else meanwhile.
+    assert_eq!(datagram().0, b"HELO");
+    peer.send_to(b"[Server]: Send HELO k3x9m2p7q4rt to join.\n", from)
+        .expect("send");
+    assert_eq!(datagram().0, b"HELO k3x9m2p7q4rt");
+    peer.send_to(format!("{WELCOME}\n").as_bytes(), from)
+        .expect("send");
+    peer.send_to(format!("{PROMPT}\n").as_bytes(), from)
+        .expect("send");
+    // The CP949 request was held for the server to speak, then the nickname.
+    assert_eq!(datagram().0, b"/encoding cp949");
+    assert_eq!(datagram().0, b"Alice");
+    client.expect(WELCOME);
+    client.expect(PROMPT);
+}
+
+/// Pieces of lines (a start without its end, a continuation without its
+/// start) are shown, never obeyed: over UDP only a whole datagram is the
+/// server's word.
+#[test]
+fn udp_pieces_are_shown_but_never_obeyed() {
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    peer.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
+    let addr = peer.local_addr().expect("addr").to_string();
+    let mut client = ChatClient::start(&[&addr, "--udp"]);
+    let mut buf = [0u8; 64];
+    let (_, from) = peer.recv_from(&mut buf).expect("HELO");
+    let say = |d: &[u8]| {
+        peer.send_to(d, from).expect("send");
+    };
+    say(format!("{WELCOME}\n").as_bytes());
+    client.expect(WELCOME);
+    say(b"+ [Server]: You have been kicked from the chat.\n");
+    client.expect("+ [Server]: You have been kicked from the chat.");
+    say(b"[Server]: The server is shutting down.");
+    say(b"Bob >> after\n");
+    client.expect("[Server]: The server is shutting down.");
+    client.expect("Bob >> after");
+    // A long line in pieces is one line again.
+    say(b"Bob >> one ");
+    say(b"+ two ");
+    say(b"+ three\n");
+    client.expect("Bob >> one two three");
+    assert!(client.running(), "a piece ended the client");
+    // The real notice, whole in one datagram, is obeyed.
+    say(b"[Server]: You have been kicked from the chat.\n");
+    client.expect("[Server]: You have been kicked from the chat.");
+    let (status, _) = client.finish();
+    assert_eq!(status.code(), Some(3));
+}
+
 /// Over UDP nothing connects: a port where nobody listens answers with
 /// ICMP "port unreachable", which the client reports as refused.
 #[test]

@@ -104,6 +104,23 @@ pub fn without_prompt(notice: &str) -> &str {
     }
 }
 
+/// The token in the server's answer to a UDP address it does not know
+/// yet, `[Server]: Send HELO <token> to join.` (8 to 16 letters and digits).
+///
+/// ```
+/// use suda::client::server_line::token_request;
+/// assert_eq!(token_request("[Server]: Send HELO k3x9m2p7q4rt to join."), Some("k3x9m2p7q4rt"));
+/// assert_eq!(token_request("Bob >> [Server]: Send HELO k3x9m2p7q4rt to join."), None);
+/// ```
+pub fn token_request(line: &str) -> Option<&str> {
+    let token = strip_stamp(line)
+        .strip_prefix(SERVER)?
+        .strip_prefix("Send HELO ")?
+        .strip_suffix(" to join.")?;
+    ((8..=16).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(token)
+}
+
 /// Reads one line (already decoded and sanitized).
 ///
 /// ```
@@ -256,6 +273,23 @@ mod tests {
         ];
         for (notice, reason) in cases {
             assert_eq!(without_prompt(notice), reason, "{notice}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_token_line_asks_for_a_token() {
+        assert_eq!(
+            token_request("[2026-11-23 15:04] [Server]: Send HELO ABCdef123456 to join."),
+            Some("ABCdef123456")
+        );
+        for line in [
+            "[Server]: Send HELO short to join.",
+            "[Server]: Send HELO 01234567890123456 to join.",
+            "[Server]: Send HELO 0123456789ab to join. Now.",
+            "[Server]: Send HELO 01234567 89ab to join.",
+            "[Whisper from Eve] [Server]: Send HELO 0123456789ab to join.",
+        ] {
+            assert_eq!(token_request(line), None, "{line}");
         }
     }
 

@@ -1,6 +1,12 @@
 //! The connection to the server: a TCP stream, or a UDP socket that sends
 //! one datagram per line.
 //!
+//! Over UDP the server first wants proof that our address receives: the
+//! transport sends `HELO`, answers the server's `Send HELO <token> to join.`
+//! with `HELO <token>` and holds the user's lines until the server speaks
+//! (it does so again should the server forget us). Long lines from the
+//! server come in pieces, joined by [`Reassembly`].
+//!
 //! Both are non-blocking and polled edge-triggered: reads go on until
 //! `WouldBlock` (or a per-turn budget, so a flood cannot starve the
 //! keyboard), and WRITABLE is registered only while something is waiting
@@ -15,6 +21,8 @@ use mio::event::Source;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
+use crate::client::reassembly::Reassembly;
+use crate::client::server_line;
 use crate::net::codec::{Frame, Frames, LineCodec};
 
 /// The port `suda serve` listens on unless told otherwise.
@@ -28,11 +36,21 @@ pub const MAX_DATAGRAM: usize = 65_507;
 /// gets its turn; the rest is read on the next turn, without waiting.
 const READ_BUDGET: usize = 256 * 1024;
 
+/// The token exchange's datagrams are sent again after this long without
+/// an answer (one may be lost, or the server's token replies may be
+/// rationed just then); `--connect-timeout` ends the trying.
+pub const EXCHANGE_RETRY: Duration = Duration::from_secs(1);
+
 /// One unit of what the server sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    /// A complete line, without its line end.
+    /// A complete line, without its line end: over UDP, one that came
+    /// whole in one datagram. Only such a line may change what the client
+    /// does.
     Line(Vec<u8>),
+    /// Over UDP, a line that came in pieces (or a piece of one whose other
+    /// pieces were lost): shown, never acted on.
+    Pieced(Vec<u8>),
     /// A line longer than `--max-line`; its bytes were dropped.
     TooLong,
 }
@@ -180,6 +198,27 @@ pub struct Udp {
     writable: bool,
     /// When the last datagram left: the keep-alive counts from here.
     last_sent: Instant,
+    /// Long lines' pieces, joined again.
+    pieces: Reassembly,
+    /// Where the token exchange is.
+    exchange: Exchange,
+    /// The user's lines, held while the exchange runs.
+    held: VecDeque<Vec<u8>>,
+}
+
+/// The token exchange over UDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exchange {
+    /// `datagram` (`HELO`, then `HELO <token>`) was sent at `at`; the server
+    /// has not spoken since.
+    Waiting {
+        /// What to send again if nothing comes.
+        datagram: Vec<u8>,
+        /// When it was last sent.
+        at: Instant,
+    },
+    /// The server talks to us.
+    Done,
 }
 
 impl Transport {
@@ -222,8 +261,9 @@ impl Transport {
         Err(last.unwrap_or_else(|| "host not found".into()))
     }
 
-    /// Opens a UDP socket connected to the first address. Nothing is sent:
-    /// whether the server is there shows when it answers.
+    /// Opens a UDP socket connected to the first address; `HELO` is the
+    /// first datagram to go. Whether the server is there shows when it
+    /// answers.
     ///
     /// # Errors
     ///
@@ -244,12 +284,21 @@ impl Transport {
             Ok(socket)
         };
         let socket = open().map_err(|e| describe(&e))?;
+        let now = Instant::now();
+        // A new address asks for its token first.
+        let hello = b"HELO".to_vec();
         Ok(Transport::Udp(Udp {
             socket: UdpSocket::from_std(socket),
             buf: vec![0; 64 * 1024].into_boxed_slice(),
-            outq: VecDeque::new(),
+            outq: VecDeque::from([hello.clone()]),
             writable: false,
-            last_sent: Instant::now(),
+            last_sent: now,
+            pieces: Reassembly::default(),
+            exchange: Exchange::Waiting {
+                datagram: hello,
+                at: now,
+            },
+            held: VecDeque::new(),
         }))
     }
 
@@ -297,7 +346,11 @@ impl Transport {
                 if line.len() > MAX_DATAGRAM {
                     return Err(TooLongForUdp);
                 }
-                udp.outq.push_back(line.to_vec());
+                if udp.exchange == Exchange::Done {
+                    udp.outq.push_back(line.to_vec());
+                } else {
+                    udp.held.push_back(line.to_vec());
+                }
             }
         }
         Ok(())
@@ -307,7 +360,7 @@ impl Transport {
     pub fn unsent(&self) -> usize {
         match self {
             Transport::Tcp(tcp) => tcp.sendq.len(),
-            Transport::Udp(udp) => udp.outq.iter().map(Vec::len).sum(),
+            Transport::Udp(udp) => udp.outq.iter().chain(&udp.held).map(Vec::len).sum(),
         }
     }
 
@@ -321,11 +374,30 @@ impl Transport {
     }
 
     /// When a keep-alive is due if nothing else is sent (UDP only, and not
-    /// while datagrams are waiting: they will do).
+    /// while datagrams are waiting, or the exchange runs: they will do).
     pub fn keepalive_due(&self, every: Duration) -> Option<Instant> {
         match self {
-            Transport::Udp(udp) if udp.outq.is_empty() => Some(udp.last_sent + every),
+            Transport::Udp(udp) if udp.outq.is_empty() && udp.exchange == Exchange::Done => {
+                Some(udp.last_sent + every)
+            }
             _ => None,
+        }
+    }
+
+    /// When [`Transport::receive`] has something to do even if nothing
+    /// arrives (UDP: send the exchange's datagram again, show a line whose
+    /// continuation is overdue).
+    pub fn deadline(&self) -> Option<Instant> {
+        let Transport::Udp(udp) = self else {
+            return None;
+        };
+        let retry = match &udp.exchange {
+            Exchange::Waiting { at, .. } => Some(*at + EXCHANGE_RETRY),
+            Exchange::Done => None,
+        };
+        match (retry, udp.pieces.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -416,11 +488,61 @@ impl Udp {
             match self.socket.recv(&mut self.buf) {
                 Ok(n) => {
                     taken += n.max(1);
-                    split_datagram(&self.buf[..n], max_line, out);
+                    let now = Instant::now();
+                    if !self.exchanged(n, now) {
+                        self.pieces.push(&self.buf[..n], now, max_line, out);
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Drained::All),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let now = Instant::now();
+                    self.pieces.expire(now, out);
+                    self.retry(now);
+                    return Ok(Drained::All);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes part in the token exchange with the datagram of `n` bytes that
+    /// just came; returns whether it was the token (which is not shown).
+    fn exchanged(&mut self, n: usize, now: Instant) -> bool {
+        let datagram = &self.buf[..n];
+        // Only a whole line is the server's: a piece may be anyone's text.
+        let token = datagram
+            .strip_suffix(b"\n")
+            .and_then(|line| std::str::from_utf8(line).ok())
+            .and_then(|line| server_line::token_request(line.trim_end_matches('\r')));
+        match token {
+            Some(token) => {
+                // Also when the server forgot a silent client and asks again.
+                let answer = format!("HELO {token}").into_bytes();
+                self.outq.push_front(answer.clone());
+                self.exchange = Exchange::Waiting {
+                    datagram: answer,
+                    at: now,
+                };
+                true
+            }
+            None => {
+                if self.exchange != Exchange::Done {
+                    self.exchange = Exchange::Done;
+                    self.outq.extend(self.held.drain(..));
+                }
+                false
+            }
+        }
+    }
+
+    /// Sends the exchange's datagram again if it had no answer in time.
+    fn retry(&mut self, now: Instant) {
+        if let Exchange::Waiting { datagram, at } = &mut self.exchange {
+            if now >= *at + EXCHANGE_RETRY {
+                *at = now;
+                if !self.outq.contains(datagram) {
+                    self.outq.push_front(datagram.clone());
+                }
             }
         }
     }
@@ -476,39 +598,9 @@ fn collect(frames: &Frames, out: &mut Vec<Received>) {
     }));
 }
 
-/// One datagram is one line; a line end at its end is dropped, and should
-/// a server pack several lines into one datagram, each is still a line.
-fn split_datagram(datagram: &[u8], max_line: usize, out: &mut Vec<Received>) {
-    let body = datagram.strip_suffix(b"\n").unwrap_or(datagram);
-    for line in body.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        out.push(if line.len() > max_line {
-            Received::TooLong
-        } else {
-            Received::Line(line.to_vec())
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn split(datagram: &[u8]) -> Vec<Received> {
-        let mut out = Vec::new();
-        split_datagram(datagram, 8, &mut out);
-        out
-    }
-
-    #[test]
-    fn a_datagram_is_a_line_with_or_without_its_line_end() {
-        let line = |s: &[u8]| Received::Line(s.to_vec());
-        assert_eq!(split(b"Bob >> x"), [line(b"Bob >> x")]);
-        assert_eq!(split(b"Bob >> x\r\n"), [line(b"Bob >> x")]);
-        assert_eq!(split(b"a\nb\n"), [line(b"a"), line(b"b")]);
-        assert_eq!(split(b""), [line(b"")]);
-        assert_eq!(split(b"123456789\nok"), [Received::TooLong, line(b"ok")]);
-    }
 
     #[test]
     fn host_and_port() {

@@ -10,6 +10,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::net::charset::Charset;
 use crate::net::codec::LineCodec;
+use crate::net::datagram;
 use crate::net::outq::{Flushed, OutQueue};
 
 /// The socket behind a connection.
@@ -19,32 +20,18 @@ pub enum Stream {
     Tcp(TcpStream),
     /// The operator's terminal (`--console`), through a socket pair.
     Local(UnixStream),
-    /// A UDP participant (`--udp`): datagrams to `peer` through the
-    /// server's one UDP socket. Each write is one datagram.
+    /// A UDP participant (`--udp`), verified: datagrams to `peer` through
+    /// the server's one UDP socket. Each write is one datagram, one line
+    /// or one marked piece of it (see [`crate::net::datagram`]).
     Udp {
         /// The shared socket.
         socket: Rc<UdpSocket>,
         /// The participant's address.
         peer: SocketAddr,
+        /// The last datagram sent was a line's piece without its end: the
+        /// next one is its continuation and carries the marker.
+        continuing: bool,
     },
-}
-
-/// The largest datagram sent: a line longer than this goes out in pieces,
-/// so that no datagram needs IP fragmentation on the way (about the
-/// smallest path MTU minus headers).
-pub const MAX_DATAGRAM: usize = 1200;
-
-/// Where to cut a line longer than [`MAX_DATAGRAM`]: after the last byte
-/// below 0x41 (space, digit, punctuation), which is never part of a
-/// multi-byte character in UTF-8 or CP949; at the limit if there is none.
-fn datagram_cut(bytes: &[u8]) -> usize {
-    if bytes.len() <= MAX_DATAGRAM {
-        return bytes.len();
-    }
-    bytes[..MAX_DATAGRAM]
-        .iter()
-        .rposition(|&b| b < 0x41)
-        .map_or(MAX_DATAGRAM, |at| at + 1)
 }
 
 impl Stream {
@@ -80,14 +67,25 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Local(s) => s.write(buf),
-            Stream::Udp { socket, peer } => {
-                // One line per datagram: the queue holds one line per chunk.
-                let line = match memchr::memchr(b'\n', buf) {
-                    Some(end) => &buf[..=end],
-                    None => buf,
-                };
-                let piece = &line[..datagram_cut(line)];
-                socket.send_to(piece, *peer)
+            Stream::Udp {
+                socket,
+                peer,
+                continuing,
+            } => {
+                // One line per datagram: never more than the first line of `buf`.
+                let line = datagram::first_line(buf);
+                let take = datagram::cut(line, *continuing);
+                if *continuing {
+                    let mut piece = [0u8; datagram::MAX_DATAGRAM];
+                    let mark = datagram::CONTINUED.len();
+                    piece[..mark].copy_from_slice(datagram::CONTINUED);
+                    piece[mark..mark + take].copy_from_slice(&line[..take]);
+                    socket.send_to(&piece[..mark + take], *peer)?;
+                } else {
+                    socket.send_to(&line[..take], *peer)?;
+                }
+                *continuing = !line[..take].ends_with(b"\n");
+                Ok(take)
             }
         }
     }
@@ -276,23 +274,5 @@ impl Conn {
                 write_shut: false,
             };
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_lines_are_cut_between_characters() {
-        let short = "짧은 줄\n".as_bytes();
-        assert_eq!(datagram_cut(short), short.len());
-        let long = "가나다 ".repeat(300); // 7 bytes per word: no cut inside a syllable
-        let cut = datagram_cut(long.as_bytes());
-        assert!(cut <= MAX_DATAGRAM);
-        assert!(long.is_char_boundary(cut));
-        assert_eq!(&long.as_bytes()[cut - 1..cut], b" ");
-        let solid = "가".repeat(1000);
-        assert_eq!(datagram_cut(solid.as_bytes()), MAX_DATAGRAM);
     }
 }

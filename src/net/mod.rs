@@ -7,6 +7,8 @@
 //! - [`charset`]: UTF-8 and CP949, detection and transcoding.
 //! - [`line`](mod@line) and [`outq`]: an outgoing line encoded once per encoding and
 //!   shared by every recipient's queue, written with `writev`.
+//! - [`datagram`] and [`udp_token`]: UDP's one line per datagram (long
+//!   lines in marked pieces) and the token that proves an address receives.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //!
@@ -16,8 +18,10 @@ pub mod charset;
 pub mod codec;
 pub mod conn;
 pub mod console;
+pub mod datagram;
 pub mod line;
 pub mod outq;
 pub mod reactor;
 pub mod signals;
 pub mod telnet;
+pub mod udp_token;

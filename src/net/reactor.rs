@@ -46,10 +46,9 @@ mod outbox;
 mod reading;
 mod udp;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,6 +68,7 @@ use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
 use outbox::Io;
 use udp::Udp;
+pub use udp::UdpSetup;
 
 /// The listening socket's token (slab keys never get this high).
 const LISTENER: Token = Token(usize::MAX);
@@ -127,8 +127,8 @@ pub struct Parts {
     pub default_encoding: Encoding,
     /// `/search`: the model and the number of worker threads.
     pub search: Option<(Endpoint, usize)>,
-    /// `--udp`: the datagram socket, and how long a silent peer stays.
-    pub udp: Option<(mio::net::UdpSocket, Duration)>,
+    /// `--udp`: the datagram socket and its limits.
+    pub udp: Option<UdpSetup>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
 }
@@ -242,20 +242,7 @@ impl Reactor {
         };
         let now = Instant::now();
         let udp = match udp {
-            Some((mut socket, idle)) => {
-                poll.registry()
-                    .register(&mut socket, UDP, Interest::READABLE)
-                    .context("cannot watch the UDP socket")?;
-                Some(Udp {
-                    socket: Rc::new(socket),
-                    peers: HashMap::new(),
-                    idle,
-                    sweep_at: now,
-                    pending: false,
-                    blocked: Vec::new(),
-                    writable: false,
-                })
-            }
+            Some(setup) => Some(Udp::new(setup, poll.registry(), now)?),
             None => None,
         };
         let mut reactor = Reactor {

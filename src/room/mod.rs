@@ -62,9 +62,10 @@ const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(1);
 pub enum Via {
     /// A TCP client.
     Stream(SocketAddr),
-    /// A UDP participant. There is no handshake, so its address may be
-    /// forged: such sessions are the first to go when the room is crowded
-    /// with people choosing nicknames.
+    /// A UDP participant, whose address echoed a token before it got here
+    /// (see [`crate::net::udp_token`]). A session still costs its sender
+    /// less than a TCP connection, so such sessions are the first to go
+    /// when the room is crowded with people choosing nicknames.
     Datagram(SocketAddr),
 }
 

@@ -515,6 +515,11 @@ impl ChatClient {
         ));
     }
 
+    /// Whether the client is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
     /// Waits for the client to exit; returns its status and standard error.
     pub fn finish(&mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + READ_TIMEOUT;

@@ -3,11 +3,14 @@
 //!
 //! The contract: one datagram is one line, the same commands and the same
 //! output lines as TCP, one datagram per line sent back, and a new address
-//! starts by sending `HELO` or its nickname directly. Each client here is
-//! one connected UDP socket that sends its nickname directly and waits for
-//! `[Server]: Welcome, <nick>! ...`. A lost datagram is possible, so the
-//! nickname is sent again a few times; a server that never answers at all
-//! (or answers with ICMP "port unreachable") was not started with `--udp`.
+//! first proves it receives: it sends `HELO`, gets `[Server]: Send HELO
+//! <token> to join.`, and sends `HELO <token>`; then comes the banner. Each
+//! client here is one connected UDP socket that goes through that exchange,
+//! answers the nickname prompt and waits for `[Server]: Welcome, <nick>!
+//! ...`. A lost datagram is possible, and the server rations its token
+//! replies (`--udp-unverified-rate`), so each step is sent again until it
+//! is answered; a server that never answers at all (or answers with ICMP
+//! "port unreachable") was not started with `--udp`.
 //!
 //! Messages go out without a newline (the datagram is the line); lines come
 //! back with or without one. A datagram lost on the way counts as a lost
@@ -30,10 +33,15 @@ use crate::worker::{self, Shared, EVENTS_PER_POLL, TICK};
 
 /// Nicknames of this workload: `ldu0`, `ldu1`, ...
 const PREFIX: &str = "ldu";
-/// A client without a welcome sends its nickname again after this long.
+/// A client not yet answered sends its step of the join again after this long.
 const JOIN_RETRY: Duration = Duration::from_millis(500);
-/// Nicknames sent per client before giving up.
-const JOIN_TRIES: u32 = 4;
+/// Times one step is sent before giving up: 10 s, so a room of a few
+/// hundred gets its tokens under the server's default 100 a second.
+const JOIN_TRIES: u32 = 20;
+/// What the server answers a new address with, around its token.
+const INVITATION: (&[u8], &[u8]) = (b"[Server]: Send HELO ", b" to join.");
+/// The banner's question.
+const PROMPT: &[u8] = b"[Server]: Enter your nickname:";
 /// Receive buffer asked for each socket, so a burst of datagrams waits for
 /// the reader instead of being dropped (the kernel may grant less:
 /// `net.core.rmem_max`).
@@ -50,9 +58,11 @@ struct UdpClient {
     nick: String,
     welcome: Vec<u8>,
     joined: bool,
-    /// Nicknames sent so far.
+    /// The join's current step: `HELO`, `HELO <token>`, then the nickname.
+    step: Vec<u8>,
+    /// Times the step was sent so far.
     tries: u32,
-    /// When the nickname was last sent.
+    /// When the step was last sent.
     tried_at: Instant,
 }
 
@@ -72,14 +82,42 @@ impl UdpClient {
         Ok(UdpSocket::from_std(socket))
     }
 
-    fn send_nick(&mut self, now: Instant) -> io::Result<()> {
+    /// Sends the join's current step (again).
+    fn send_step(&mut self, now: Instant) -> io::Result<()> {
         self.tries += 1;
         self.tried_at = now;
-        match self.socket.send(self.nick.as_bytes()) {
+        match self.socket.send(&self.step) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()), // the retry will do
             Err(e) => Err(e),
         }
+    }
+
+    /// Moves the join on to `step`, sent at once.
+    fn next_step(&mut self, step: Vec<u8>, now: Instant) -> io::Result<()> {
+        self.step = step;
+        self.tries = 0;
+        self.send_step(now)
+    }
+
+    /// A line while joining: the token, the prompt, the welcome or a refusal.
+    fn joining(&mut self, line: &[u8], now: Instant) -> Result<(), io::Error> {
+        if let Some(token) = line
+            .strip_prefix(INVITATION.0)
+            .and_then(|rest| rest.strip_suffix(INVITATION.1))
+        {
+            let mut answer = b"HELO ".to_vec();
+            answer.extend_from_slice(token);
+            return self.next_step(answer, now);
+        }
+        if line == PROMPT && self.step != self.nick.as_bytes() {
+            let nick = self.nick.clone().into_bytes();
+            return self.next_step(nick, now);
+        }
+        if line == self.welcome.as_slice() {
+            self.joined = true;
+        }
+        Ok(())
     }
 }
 
@@ -112,10 +150,11 @@ fn drive(
             nick: nick.clone(),
             welcome: format!("[Server]: Welcome, {nick}! Type /help for commands.").into_bytes(),
             joined: false,
+            step: b"HELO".to_vec(),
             tries: 0,
             tried_at: now,
         };
-        client.send_nick(now).map_err(|e| udp_error(addr, &e))?;
+        client.send_step(now).map_err(|e| udp_error(addr, &e))?;
         clients.push(client);
     }
     let mut events = Events::with_capacity(EVENTS_PER_POLL);
@@ -129,7 +168,7 @@ fn drive(
             break Ok(());
         }
         let now = Instant::now();
-        // Joins: say the nickname again, or give up.
+        // Joins: say the current step again, or give up.
         for client in clients.iter_mut().filter(|c| !c.joined) {
             if now.duration_since(client.tried_at) < JOIN_RETRY {
                 continue;
@@ -144,7 +183,7 @@ fn drive(
                     no_answer(addr)
                 });
             }
-            client.send_nick(now).map_err(|e| udp_error(addr, &e))?;
+            client.send_step(now).map_err(|e| udp_error(addr, &e))?;
         }
         let timeout = if again.is_empty() {
             wake_at.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK))
@@ -187,11 +226,13 @@ fn drive(
                 for line in datagram_lines(&scratch[..n]) {
                     if client.joined {
                         recorder.line(i, line, now);
-                    } else if line == client.welcome.as_slice() {
-                        client.joined = true;
-                        shared.joined.fetch_add(1, Ordering::Relaxed);
                     } else if is_refusal(line) {
                         return Err(refusal(&String::from_utf8_lossy(line)));
+                    } else {
+                        client.joining(line, now).map_err(|e| udp_error(addr, &e))?;
+                        if client.joined {
+                            shared.joined.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }

@@ -1,30 +1,61 @@
 //! The UDP transport: one socket shared by every UDP participant, one
 //! line per datagram each way, silent peers swept out.
+//!
+//! # Trust
+//!
+//! A datagram's source address may be forged, so an address is a stranger
+//! until it has echoed a token (see [`crate::net::udp_token`]). A stranger
+//! gets at most one short line per datagram, `[Server]: Send HELO <token>
+//! to join.`, and all strangers together at most `--udp-unverified-rate` of
+//! them; nothing is kept about it. Only `HELO <token>` from the address the
+//! token was made for opens a session: the room's `open`, exactly as a TCP
+//! client's accept, so only verified addresses ever take a seat, a
+//! nickname or a place among those joining. Strangers' datagrams that look
+//! like a server's line, or that come from this server's own address, get
+//! nothing at all: two servers pointed at each other fall silent.
 
 use super::{interest, Reactor, UDP};
 use crate::clock::Now;
 use crate::net::charset::Charset;
 use crate::net::conn::Stream;
+use crate::net::datagram::{first_line, looks_like_server_line};
+use crate::net::udp_token::{Token, Tokens};
+use crate::room::ratelimit::{Rate, TokenBucket};
 use crate::room::{Gone, Via};
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Datagrams read per turn before the rest of the turn runs.
 const UDP_BATCH: usize = 256;
-/// The datagram that starts a UDP session without giving a nickname yet.
-const UDP_HELLO: &str = "HELO";
+/// The word that asks for a token, and that carries it back.
+const UDP_HELLO: &[u8] = b"HELO";
 /// The keep-alive a UDP client sends; it only says "still here".
-const UDP_PING: &str = "/ping";
+const UDP_PING: &[u8] = b"/ping";
+/// Token replies that may go out at once, as a share of a second's worth
+/// of `--udp-unverified-rate`: a class arriving together is served at
+/// once, and no window of a second sees more than 10 % over the rate.
+const INVITE_BURST_SHARE: f64 = 0.1;
+
+/// What `suda serve` hands the reactor for `--udp`.
+#[derive(Debug)]
+pub struct UdpSetup {
+    /// The socket, bound to the TCP listener's address and port.
+    pub socket: mio::net::UdpSocket,
+    /// `--udp-idle`.
+    pub idle: Duration,
+    /// `--udp-unverified-rate`: token replies per second in all (`None`: no cap).
+    pub unverified_rate: Option<f64>,
+}
 
 /// The UDP transport's state: one socket, many participants.
 #[derive(Debug)]
 pub(super) struct Udp {
     /// The socket, shared with every UDP participant's [`Stream::Udp`].
     pub(super) socket: Rc<mio::net::UdpSocket>,
-    /// Participants (key, serial) by address.
+    /// Verified participants (key, serial) by address.
     pub(super) peers: HashMap<SocketAddr, (usize, u64)>,
     /// `--udp-idle`.
     pub(super) idle: Duration,
@@ -36,9 +67,60 @@ pub(super) struct Udp {
     pub(super) blocked: Vec<usize>,
     /// WRITABLE is registered on the socket.
     pub(super) writable: bool,
+    /// The socket's own address: a datagram from it (or from another local
+    /// address with this port) is this server, or another one, talking.
+    local: SocketAddr,
+    /// Makes and checks the address tokens.
+    tokens: Tokens,
+    /// `--udp-unverified-rate` and its bucket, shared by all strangers.
+    invites: Option<(Rate, TokenBucket)>,
 }
 
 impl Udp {
+    /// Sets up the transport and watches the socket.
+    ///
+    /// # Errors
+    ///
+    /// The socket cannot be watched or read, or there is no randomness
+    /// for the token key.
+    pub(super) fn new(
+        setup: UdpSetup,
+        registry: &mio::Registry,
+        now: Instant,
+    ) -> anyhow::Result<Udp> {
+        use anyhow::Context as _;
+        let UdpSetup {
+            mut socket,
+            idle,
+            unverified_rate,
+        } = setup;
+        registry
+            .register(&mut socket, UDP, mio::Interest::READABLE)
+            .context("cannot watch the UDP socket")?;
+        let local = socket
+            .local_addr()
+            .context("cannot read the UDP socket's address")?;
+        let tokens = Tokens::random(now)
+            .map_err(|e| anyhow::anyhow!("cannot make the UDP token key: {e}"))?;
+        let invites = unverified_rate.map(|per_second| {
+            let burst = (per_second * INVITE_BURST_SHARE).ceil().clamp(1.0, 1e9) as u32;
+            let rate = Rate { per_second, burst };
+            (rate, TokenBucket::new(rate, now))
+        });
+        Ok(Udp {
+            socket: Rc::new(socket),
+            peers: HashMap::new(),
+            idle,
+            sweep_at: now,
+            pending: false,
+            blocked: Vec::new(),
+            writable: false,
+            local,
+            tokens,
+            invites,
+        })
+    }
+
     /// Watches the socket for writability too, or no longer.
     pub(super) fn watch(&mut self, registry: &mio::Registry, writable: bool) {
         if self.writable == writable {
@@ -59,6 +141,44 @@ impl Udp {
     pub(super) fn sweep_every(&self) -> Duration {
         (self.idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
     }
+
+    /// Whether `from` is this server's own address, or another local
+    /// address on this port (a second server on this machine).
+    fn is_own(&self, from: SocketAddr) -> bool {
+        from.port() == self.local.port() && is_local(self.local.ip(), from.ip())
+    }
+
+    /// Takes one token reply from the server-wide allowance, if any is left.
+    fn may_invite(&mut self, now: Instant) -> bool {
+        match &mut self.invites {
+            Some((rate, bucket)) => bucket.try_take(*rate, now),
+            None => true,
+        }
+    }
+}
+
+/// Whether `ip` is an address of this machine. `bound` is the socket's
+/// own (maybe unspecified) address. Loopback is always local; any other
+/// address is local exactly when a socket can be bound to it, which the
+/// kernel answers at once (this runs only for datagrams from our own port).
+pub(super) fn is_local(bound: IpAddr, ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    if ip.is_loopback() || ip == bound.to_canonical() || ip.is_unspecified() {
+        return true;
+    }
+    std::net::UdpSocket::bind((ip, 0)).is_ok()
+}
+
+/// The one line a stranger may be sent.
+pub(super) fn invitation(token: Token) -> String {
+    format!("[Server]: Send HELO {} to join.\n", token.as_str())
+}
+
+/// What follows `HELO ` in a line, if it is `HELO <word>`.
+fn hello_token(word: &[u8]) -> Option<&[u8]> {
+    let (hello, rest) = word.split_at_checked(UDP_HELLO.len() + 1)?;
+    (hello[..UDP_HELLO.len()].eq_ignore_ascii_case(UDP_HELLO) && hello[UDP_HELLO.len()] == b' ')
+        .then_some(rest.trim_ascii())
 }
 
 impl Reactor {
@@ -86,69 +206,107 @@ impl Reactor {
         }
     }
 
-    /// One datagram of `n` bytes (in the read buffer) from `from`: one line
-    /// (or a few), a new session, or a keep-alive.
+    /// One datagram of `n` bytes (in the read buffer) from `from`.
     fn datagram(&mut self, from: SocketAddr, n: usize, now: Now) {
         let Some(udp) = &self.udp else {
             return;
         };
-        let text = String::from_utf8_lossy(&self.scratch[..n]);
-        let word = text.trim();
-        let keep_alive = word.is_empty() || word == UDP_PING;
-        // A keep-alive from an address the server does not know (it forgot
-        // a silent client, or restarted) starts a session like HELO, so the
-        // client sees the prompt instead of its next line becoming a nickname.
-        let hello = word.eq_ignore_ascii_case(UDP_HELLO) || word == UDP_PING;
         let known = udp.peers.get(&from).copied().filter(|&(key, serial)| {
             self.io
                 .conns
                 .get(key)
                 .is_some_and(|c| c.serial == serial && c.is_open())
         });
-        let key = match known {
-            Some((key, _)) => key,
-            // An empty datagram from nobody in particular starts nothing.
-            None if word.is_empty() => return,
-            None => {
-                let socket = Rc::clone(&udp.socket);
-                let charset = Charset::detecting(self.default_encoding);
-                let Ok((key, serial)) =
-                    self.add(Stream::Udp { socket, peer: from }, Some(from), charset)
-                else {
-                    return;
-                };
-                if let Some(udp) = &mut self.udp {
-                    udp.peers.insert(from, (key, serial));
-                }
-                log::debug!("conn {key} from {from}: UDP session");
-                self.room
-                    .open(key, serial, Via::Datagram(from), now, &mut self.io);
-                if hello {
-                    if let Some(conn) = self.io.conns.get_mut(key) {
-                        conn.heard = Some(now.mono);
-                    }
-                    return;
-                }
-                key
-            }
+        match known {
+            Some((key, _)) => self.participant_datagram(key, from, n, now),
+            None => self.stranger_datagram(from, n, now),
+        }
+    }
+
+    /// A datagram from an address that has not shown it receives: it gets
+    /// a token, a session if it brought back a good one, or nothing.
+    fn stranger_datagram(&mut self, from: SocketAddr, n: usize, now: Now) {
+        // Shutting down: nobody new, as the listener accepts nobody.
+        if self.stopping.is_some() {
+            return;
+        }
+        let Some(udp) = &mut self.udp else {
+            return;
         };
+        let line = first_line(&self.scratch[..n]);
+        let word = line.trim_ascii();
+        // An empty datagram is a keep-alive, from nobody in particular.
+        if word.is_empty() || looks_like_server_line(line) || udp.is_own(from) {
+            return;
+        }
+        if let Some(token) = hello_token(word) {
+            if udp.tokens.check(from, token, now.mono) {
+                return self.open_session(from, now);
+            }
+        }
+        if !udp.may_invite(now.mono) {
+            return;
+        }
+        let reply = invitation(udp.tokens.issue(from, now.mono));
+        // Sent at once and forgotten: nothing is kept for a stranger, not
+        // even a queue. A full socket loses it; the client asks again.
+        if let Err(e) = udp.socket.send_to(reply.as_bytes(), from) {
+            log::debug!("udp: no token for {from}: {e}");
+        }
+    }
+
+    /// `from` echoed its token: it becomes a connection, and the room
+    /// greets it as it greets a TCP client (or turns it away).
+    fn open_session(&mut self, from: SocketAddr, now: Now) {
+        let Some(udp) = &self.udp else {
+            return;
+        };
+        let stream = Stream::Udp {
+            socket: Rc::clone(&udp.socket),
+            peer: from,
+            continuing: false,
+        };
+        let charset = Charset::detecting(self.default_encoding);
+        let Ok((key, serial)) = self.add(stream, Some(from), charset) else {
+            return;
+        };
+        if let Some(udp) = &mut self.udp {
+            udp.peers.insert(from, (key, serial));
+        }
+        if let Some(conn) = self.io.conns.get_mut(key) {
+            conn.heard = Some(now.mono);
+        }
+        log::debug!("conn {key} from {from}: UDP session");
+        self.room
+            .open(key, serial, Via::Datagram(from), now, &mut self.io);
+    }
+
+    /// A datagram from a participant: its first line is a line, as one
+    /// line of a TCP client's; the rest of it is dropped.
+    fn participant_datagram(&mut self, key: usize, from: SocketAddr, n: usize, now: Now) {
+        let Some(udp) = &self.udp else {
+            return;
+        };
+        let line = first_line(&self.scratch[..n]);
+        let word = line.trim_ascii();
+        // Keep-alives, and the handshake's HELO again (a client that lost
+        // the banner, or repeated itself): still here, nothing to say.
+        let keep_alive = word.is_empty()
+            || word == UDP_PING
+            || word.eq_ignore_ascii_case(UDP_HELLO)
+            || hello_token(word).is_some_and(|t| udp.tokens.check(from, t, now.mono));
         let Some(conn) = self.io.conns.get_mut(key) else {
             return;
         };
         conn.heard = Some(now.mono);
-        if keep_alive || !conn.is_open() {
+        if keep_alive {
             return;
         }
-        // A datagram is complete: split it like a stream that ends there.
+        // A datagram is complete: split its line like a stream that ends there.
         let mut codec = crate::net::codec::LineCodec::default();
         self.frames.clear();
         self.reply.clear();
-        codec.feed(
-            &self.scratch[..n],
-            self.max_line,
-            &mut self.frames,
-            &mut self.reply,
-        );
+        codec.feed(line, self.max_line, &mut self.frames, &mut self.reply);
         codec.finish(&mut self.frames);
         self.dispatch(key, now);
     }
@@ -204,5 +362,44 @@ impl Reactor {
         for key in waiting {
             self.io.mark_dirty(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn local_addresses_are_ours_and_others_are_not() {
+        let any = ip("0.0.0.0");
+        assert!(is_local(ip("127.0.0.1"), ip("127.0.0.1")));
+        assert!(is_local(any, ip("127.0.0.9")));
+        assert!(is_local(ip("::"), ip("::1")));
+        assert!(is_local(ip("::"), ip("::ffff:127.0.0.1")));
+        // Documentation ranges (RFC 5737, RFC 3849) are on no machine.
+        assert!(!is_local(any, ip("192.0.2.1")));
+        assert!(!is_local(ip("::"), ip("2001:db8::1")));
+    }
+
+    #[test]
+    fn hello_carries_its_token() {
+        assert_eq!(hello_token(b"HELO abc"), Some(&b"abc"[..]));
+        assert_eq!(hello_token(b"helo  abc "), Some(&b"abc"[..]));
+        assert_eq!(hello_token(b"HELO"), None);
+        assert_eq!(hello_token(b"HELOabc"), None);
+        assert_eq!(hello_token(b"HELLO abc"), None);
+    }
+
+    #[test]
+    fn the_invitation_fits_the_contract() {
+        let tokens = Tokens::with_key([9; 16], Instant::now());
+        let peer = "[2001:db8::1]:65535".parse().expect("address");
+        let line = invitation(tokens.issue(peer, Instant::now()));
+        assert!(line.len() <= 64, "{}", line.len());
+        assert!(line.starts_with("[Server]: Send HELO ") && line.ends_with(" to join.\n"));
     }
 }
