@@ -185,11 +185,16 @@ impl Room {
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let bucket = self.bucket(now);
         let Some(member) = self.member_mut(key) else {
             return;
         };
         member.nick = Some(nick.to_string());
         member.seq = seq;
+        // Chat starts with a full burst: the nickname and the lines before
+        // it drew on the bucket only to keep a login flood cheap.
+        member.bucket = bucket;
+        member.warned = None;
         let (uid, origin) = (member.uid, member.origin);
         self.joining -= 1;
         self.joined += 1;

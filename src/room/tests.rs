@@ -526,11 +526,11 @@ fn flood_is_dropped_with_one_notice() {
     let alice = h.join("Alice");
     let bob = h.join("Bob");
     h.lines(alice);
-    // Joining took one token: 19 lines of the burst are left.
+    // The whole burst is for chat: the nickname took nothing from it.
     for i in 0..30 {
         h.say(bob, &format!("line {i}"));
     }
-    assert_eq!(h.lines(alice).len(), 19);
+    assert_eq!(h.lines(alice).len(), 20);
     assert_eq!(
         h.lines(bob),
         ["[Server]: You are sending too fast; message dropped."]
@@ -988,5 +988,65 @@ fn failure_reasons_cannot_paint_terminals() {
     assert_eq!(
         h.lines(alice),
         ["[Server]: Search failed: HTTP 429: ratePWNED  limited"]
+    );
+}
+
+#[test]
+fn lines_before_joining_do_not_spend_the_chat_burst() {
+    let cfg = RoomConfig {
+        rate: Some(Rate {
+            per_second: 0.001,
+            burst: 5,
+        }),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let alice = h.join("Alice");
+    let bob = h.connect();
+    h.lines(bob);
+    // Three refused nicknames, then the right one: four lines of login.
+    for bad in ["a b", "Alice", "c d"] {
+        h.say(bob, bad);
+    }
+    h.say(bob, "Bob");
+    h.lines(bob);
+    h.lines(alice);
+    for i in 0..12 {
+        h.say(bob, &format!("line {i}"));
+    }
+    let relayed = h.lines(alice);
+    assert_eq!(
+        relayed,
+        (0..5)
+            .map(|i| format!("Bob >> line {i}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You are sending too fast; message dropped."]
+    );
+}
+
+#[test]
+fn a_flood_before_joining_is_dropped_without_answers() {
+    let cfg = RoomConfig {
+        rate: Some(Rate {
+            per_second: 0.001,
+            burst: 5,
+        }),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let key = h.connect();
+    h.lines(key);
+    for _ in 0..10_000 {
+        h.say(key, "not a nickname!");
+    }
+    // Five answers for the burst and one notice; the rest cost nothing.
+    let lines = h.lines(key);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("[Server]: You are sending too fast; message dropped.")
     );
 }
