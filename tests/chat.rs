@@ -145,3 +145,21 @@ fn double_slash_sends_a_line_starting_with_a_slash() {
     bob.send("//shrug");
     alice.expect("Bob >> /shrug");
 }
+
+/// A refused `/rename` does not ask for a nickname: the next line typed is
+/// chat, and nothing in the answer suggests otherwise.
+#[test]
+fn a_refused_rename_does_not_prompt() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    bob.send("/rename alice");
+    bob.expect("[Server]: Nickname \"alice\" is already in use.");
+    bob.send("/rename no spaces");
+    bob.expect("[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -.");
+    bob.send("/nick Robert");
+    bob.expect("[Server]: Your nickname is now \"Robert\".");
+    alice.expect("[Server]: User \"Bob\" has changed their nickname to \"Robert\".");
+    assert_eq!(alice.sync(), Vec::<String>::new());
+}

@@ -275,12 +275,12 @@ fn rename_tells_everyone_and_keeps_rules() {
     h.say(bob, "/nick alice123");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Nickname \"alice123\" is already in use. Enter your nickname:"]
+        ["[Server]: Nickname \"alice123\" is already in use."]
     );
     h.say(bob, "/nick bad name");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"]
+        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."]
     );
     // The old name is free again; a case change of one's own name is fine.
     h.say(bob, "/nick BOB");
