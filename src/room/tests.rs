@@ -1050,3 +1050,23 @@ fn a_flood_before_joining_is_dropped_without_answers() {
         Some("[Server]: You are sending too fast; message dropped.")
     );
 }
+
+#[test]
+fn the_console_leaving_is_not_announced_before_the_shutdown() {
+    let mut h = Harness::new();
+    let console = h.next_key;
+    h.next_key += 1;
+    h.room
+        .open_console(console, 1, "host", h.now, &mut h.out)
+        .expect("console joins");
+    let alice = h.join("Alice");
+    h.lines(console);
+    h.say(console, "/exit");
+    assert_eq!(h.lines(console), ["[Server]: Bye, host!"]);
+    assert!(h.closed(console));
+    // No "host has left", no new admin: the server is about to stop.
+    assert!(h.lines(alice).is_empty());
+    h.room.shutdown(h.now, &mut h.out);
+    assert_eq!(h.lines(alice), ["[Server]: The server is shutting down."]);
+    assert!(h.out.log.iter().any(|l| l.ends_with("leave host (quit)")));
+}
