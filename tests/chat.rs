@@ -46,8 +46,8 @@ fn seed_scenario() {
     alice.expect("[Scheduled by Charlie] Meeting starts soon");
     assert_eq!(
         charlie.sync(),
-        Vec::<String>::new(),
-        "not sent to its author"
+        ["[Server]: Your scheduled message #1 was sent."],
+        "not sent to its author, who is told it went"
     );
     alice.send("/users");
     alice.expect("[Server]: Users online (2/10): Alice123 (admin), Charlie");
@@ -161,5 +161,75 @@ fn a_refused_rename_does_not_prompt() {
     bob.send("/nick Robert");
     bob.expect("[Server]: Your nickname is now \"Robert\".");
     alice.expect("[Server]: User \"Bob\" has changed their nickname to \"Robert\".");
+    assert_eq!(alice.sync(), Vec::<String>::new());
+}
+
+/// `YYYY-MM-DD HH:MM[:SS]` in UTC (the test servers' zone).
+fn utc(text: &str) -> jiff::Timestamp {
+    let format = if text.len() == 19 {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    jiff::civil::DateTime::strptime(format, text)
+        .and_then(|t| t.to_zoned_datetime(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// The time in `[Server]: Message #<id> scheduled for <time>.`
+fn scheduled_for(line: &str, id: u64) -> String {
+    let prefix = format!("[Server]: Message #{id} scheduled for ");
+    line.strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string()
+}
+
+#[test]
+fn schedules_near_are_said_to_the_second_listed_soonest_first_and_reported() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+
+    bob.send("/schedule 2h much later");
+    let later = scheduled_for(&bob.line(), 1);
+    assert_eq!(later.len(), "2026-12-01 19:05".len(), "{later}");
+
+    let before = jiff::Timestamp::now();
+    bob.send("/schedule 30s soon");
+    let soon = scheduled_for(&bob.line(), 2);
+    let after = jiff::Timestamp::now();
+    assert_eq!(soon.len(), "2026-12-01 19:05:30".len(), "{soon}");
+    // The second is the one 30 s from when the server read the line.
+    let due = utc(&soon);
+    let thirty = jiff::SignedDuration::from_secs(30);
+    let earliest = before
+        .checked_add(thirty - jiff::SignedDuration::from_secs(1))
+        .expect("time");
+    let latest = after.checked_add(thirty).expect("time");
+    assert!(earliest <= due && due <= latest, "{soon}");
+
+    bob.send("/schedule 1h30m in between");
+    scheduled_for(&bob.line(), 3);
+    bob.send("/schedules");
+    bob.expect("[Server]: Your scheduled messages (3):");
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            let line = bob.line();
+            let rest = line
+                .strip_prefix("[Server]:   #")
+                .unwrap_or_else(|| panic!("{line:?}"));
+            rest.split(' ').next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["2", "3", "1"], "soonest first, not in id order");
+
+    // When one goes out, the room reads it and the author hears it went.
+    bob.send("/schedule 1s right away");
+    scheduled_for(&bob.line(), 4);
+    alice.expect("[Scheduled by Bob] right away");
+    bob.expect("[Server]: Your scheduled message #4 was sent.");
     assert_eq!(alice.sync(), Vec::<String>::new());
 }

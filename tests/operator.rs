@@ -229,3 +229,28 @@ fn console_is_an_admin_participant() {
     assert!(guest.expect_closed().is_empty());
     assert!(server.wait().success());
 }
+
+/// The restart notice counts in words an operator reads without wincing.
+#[test]
+fn restored_messages_are_counted_with_the_right_plural() {
+    let mut server = Server::start(&[]);
+    let mut carl = server.join("Carl");
+    carl.send("/schedule 1h one");
+    carl.expect_prefix("[Server]: Message #1 scheduled for ");
+    server.signal(SIGTERM);
+    assert!(server.wait().success());
+
+    let mut server = Server::start_in(server.into_dir(), &[]);
+    let stderr = server.stderr_text();
+    assert!(stderr.contains("1 scheduled message restored"), "{stderr}");
+    assert!(!stderr.contains("messages restored"), "{stderr}");
+    let mut carl = server.join("Carl");
+    carl.send("/schedule 2h two");
+    carl.expect_prefix("[Server]: Message #2 scheduled for ");
+    server.signal(SIGTERM);
+    assert!(server.wait().success());
+
+    let server = Server::start_in(server.into_dir(), &[]);
+    let stderr = server.stderr_text();
+    assert!(stderr.contains("2 scheduled messages restored"), "{stderr}");
+}

@@ -328,15 +328,20 @@ fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
     h.say(charlie, "/schedule 10m Meeting starts soon");
     assert_eq!(
         h.lines(charlie),
-        ["[Server]: Message #1 scheduled for 2026-11-23 14:10."]
+        ["[Server]: Message #1 scheduled for 2026-11-23 14:10:00."]
     );
     h.advance(Duration::from_secs(599));
     assert!(h.lines(alice).is_empty());
     h.say(charlie, "/rename Chuck");
     h.lines(alice);
+    h.lines(charlie);
     h.advance(Duration::from_secs(1));
     assert_eq!(h.lines(alice), ["[Scheduled by Chuck] Meeting starts soon"]);
-    assert!(h.lines(charlie).iter().all(|l| !l.contains("Meeting")));
+    // The author hears that it went, not the message itself.
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Your scheduled message #1 was sent."]
+    );
     assert!(
         matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Removed(1)] if m.id == 1)
     );
@@ -390,25 +395,32 @@ fn schedules_list_and_cancel_only_your_own() {
         h.lines(alice),
         ["[Server]: You have no scheduled messages."]
     );
-    h.say(alice, "/schedule 90s first");
     h.say(alice, "/schedule 2h second");
-    h.lines(alice);
+    h.say(alice, "/schedule 90s first");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Message #1 scheduled for 2026-11-23 16:00.",
+            "[Server]: Message #2 scheduled for 2026-11-23 14:01:30.",
+        ]
+    );
+    // Soonest first, whatever the order they were made in.
     h.say(alice, "/schedules");
     assert_eq!(
         h.lines(alice),
         [
             "[Server]: Your scheduled messages (2):",
-            "[Server]:   #1 at 2026-11-23 14:01: first",
-            "[Server]:   #2 at 2026-11-23 16:00: second",
+            "[Server]:   #2 at 2026-11-23 14:01:30: first",
+            "[Server]:   #1 at 2026-11-23 16:00: second",
         ]
     );
-    h.say(bob, "/unschedule 1");
+    h.say(bob, "/unschedule 2");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: You have no scheduled message #1."]
+        ["[Server]: You have no scheduled message #2."]
     );
-    h.say(alice, "/unschedule #1");
-    assert_eq!(h.lines(alice), ["[Server]: Message #1 cancelled."]);
+    h.say(alice, "/unschedule #2");
+    assert_eq!(h.lines(alice), ["[Server]: Message #2 cancelled."]);
     h.advance(Duration::from_secs(120));
     assert!(h.lines(bob).is_empty());
 }
@@ -779,7 +791,7 @@ fn restored_messages_wait_for_someone_to_read_them() {
     h.say(alice, "/schedule 1m numbering goes on");
     assert_eq!(
         h.lines(alice),
-        ["[Server]: Message #5 scheduled for 2026-11-23 14:02."]
+        ["[Server]: Message #5 scheduled for 2026-11-23 14:02:00."]
     );
 }
 
