@@ -289,9 +289,9 @@ fn cp949_and_utf8_clients_exchange_hangul() {
     cheolsu.expect("영희 >> 안녕하세요, 철수님!");
     cheolsu.send("반갑습니다 똠방각하");
     yeonghee.expect("철수 >> 반갑습니다 똠방각하");
-    // What CP949 cannot hold reaches the CP949 side as '?'.
-    yeonghee.send("웃음 😀");
-    cheolsu.expect("영희 >> 웃음 ?");
+    // Emoji reach the CP949 side as text emoticons.
+    yeonghee.send("웃음 😀 🦄");
+    cheolsu.expect("영희 >> 웃음 :D (?)");
 }
 
 /// A fake server on a loopback TCP port, for tests that must see the

@@ -46,9 +46,9 @@ fn cp949_and_utf8_clients_chat_in_hangul() {
     legacy.send_raw(&reply);
     utf8.expect("철수 >> 반갑습니다 똠방각하");
 
-    // What CP949 cannot hold arrives as '?', not as "&#128512;".
-    utf8.send("웃음 😀");
-    assert_eq!(legacy.line_bytes().expect("emoji"), cp949("영희 >> 웃음 ?"));
+    // What CP949 cannot hold arrives as '?', not as "&#3585;".
+    utf8.send("웃음 \u{0E01}");
+    assert_eq!(legacy.line_bytes().expect("thai"), cp949("영희 >> 웃음 ?"));
 }
 
 #[test]

@@ -1082,3 +1082,49 @@ fn the_console_leaving_is_not_announced_before_the_shutdown() {
     assert_eq!(h.lines(alice), ["[Server]: The server is shutting down."]);
     assert!(h.out.log.iter().any(|l| l.ends_with("leave host (quit)")));
 }
+
+#[test]
+fn shortcodes_become_emoji_in_chat_whispers_and_schedules() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, ":smile: hi :unicorn: 😢 :thumbsup:");
+    assert_eq!(h.lines(bob), ["Alice >> 😄 hi :unicorn: 😢 👍"]);
+    h.say(alice, "/w Bob :heart:");
+    assert_eq!(h.lines(bob), ["[Whisper from Alice] ❤️"]);
+    assert_eq!(h.lines(alice), ["[Whisper to Bob] ❤️"]);
+    h.say(alice, "/schedule 1m :clap: :tada:");
+    h.lines(alice);
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.lines(bob), ["[Scheduled by Alice] 👏 🎉"]);
+    // Commands are not message text.
+    h.say(alice, "/rename :smile:");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Your scheduled message #1 was sent.",
+            "[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."
+        ]
+    );
+}
+
+#[test]
+fn emoticons_lists_the_whole_table() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/emoticons");
+    let lines = h.lines(alice);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("[Server]: Emoticons (type the :code: in a message):")
+    );
+    let body = lines[1..].join("\n");
+    for e in crate::emoticons::TABLE {
+        assert!(
+            body.contains(&format!(":{}: {}", e.code, e.emoji)),
+            "{e:?} in {body}"
+        );
+    }
+    assert!(lines.len() < crate::emoticons::TABLE.len());
+}

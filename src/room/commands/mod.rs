@@ -7,6 +7,7 @@
 //! answer the user must see.
 
 mod chat;
+mod emoticons;
 mod encoding;
 mod kick;
 mod rename;
@@ -92,6 +93,8 @@ pub enum Command<'a> {
     Search(&'a str),
     /// `/encoding <name>`, without checking the name.
     Encoding(&'a str),
+    /// `/emoticons`.
+    Emoticons,
     /// `/exit`, `/quit`, `#exit`.
     Exit,
     /// A known command with missing or malformed arguments: its usage line.
@@ -160,6 +163,7 @@ impl<'a> Command<'a> {
             "kick" => need(usage::KICK, Command::Kick(args)),
             "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
+            "emoticons" => Command::Emoticons,
             "exit" | "quit" => Command::Exit,
             _ => Command::Unknown(name),
         }
@@ -191,6 +195,7 @@ impl Room {
             Command::Kick(nick) => self.kick(key, nick, now, out),
             Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
+            Command::Emoticons => self.list_emoticons(key, now, out),
             Command::Exit => {
                 let nick = self.nick(key).unwrap_or_default().to_string();
                 self.tell(key, now, out, format_args!("Bye, {nick}!"));

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::clock::Now;
+use crate::emoticons::expand;
 use crate::room::schedules::When;
 use crate::room::{ConnKey, Outbox, Room, StateChange, Timer};
 
@@ -65,7 +66,10 @@ impl Room {
             return;
         }
         let nick = self.nick(key).unwrap_or_default().to_string();
-        let message = self.schedules.add(due, (key, uid), &nick, text).clone();
+        let message = self
+            .schedules
+            .add(due, (key, uid), &nick, &expand(text))
+            .clone();
         self.arm(now.mono, delay, Timer::Send(message.id));
         let at = self.due_text(due, now);
         let id = message.id;
