@@ -146,6 +146,66 @@ fn double_slash_sends_a_line_starting_with_a_slash() {
     alice.expect("Bob >> /shrug");
 }
 
+/// The lines of one `/help`, from its heading to its last line.
+fn help(client: &mut util::Client) -> Vec<String> {
+    client.send("/help");
+    client.expect("[Server]: Commands:");
+    client.until("[Server]: Anything else is sent to everyone. Start a line with // to send one that begins with /.")
+}
+
+#[test]
+fn help_lists_every_command_itself_included() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let lines = help(&mut alice);
+    for command in [
+        "/help ",
+        "/users ",
+        "/rename <new-nickname> ",
+        "/whisper <nick> <message> ",
+        "/schedule <when> <message> ",
+        "/schedules ",
+        "/unschedule <id> ",
+        "/kick <nick> ",
+        "/search <question> ",
+        "/encoding <utf-8|cp949> ",
+        "/emoticons ",
+        "/exit ",
+    ] {
+        let listed = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("[Server]:   {command}")))
+            .count();
+        assert_eq!(listed, 1, "{command:?} in {lines:#?}");
+    }
+    assert_eq!(lines.len(), 12, "{lines:#?}");
+    // No model configured: /search is there, marked.
+    let search = lines
+        .iter()
+        .find(|l| l.starts_with("[Server]:   /search "))
+        .expect("listed");
+    assert!(
+        search.ends_with(" (not enabled on this server)"),
+        "{search}"
+    );
+}
+
+#[test]
+fn help_shows_search_plainly_when_a_model_is_configured() {
+    let url = format!("http://127.0.0.1:{}", util::closed_port());
+    let server = Server::start(&["--search-url", &url]);
+    let mut alice = server.join("Alice");
+    let lines = help(&mut alice);
+    assert!(
+        lines.contains(
+            &"[Server]:   /search <question>           ask the AI; the answer is shared (also /ask)"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("not enabled")));
+}
+
 /// A refused `/rename` does not ask for a nickname: the next line typed is
 /// chat, and nothing in the answer suggests otherwise.
 #[test]

@@ -1004,6 +1004,56 @@ fn failure_reasons_cannot_paint_terminals() {
 }
 
 #[test]
+fn help_lists_every_command_and_marks_search_when_off() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/help");
+    let help = h.lines(alice);
+    assert_eq!(
+        help.first().map(String::as_str),
+        Some("[Server]: Commands:")
+    );
+    for command in [
+        "/help",
+        "/users",
+        "/rename",
+        "/whisper",
+        "/schedule",
+        "/schedules",
+        "/unschedule",
+        "/kick",
+        "/search",
+        "/encoding",
+        "/emoticons",
+        "/exit",
+    ] {
+        let listed = help
+            .iter()
+            .filter(|l| l.starts_with(&format!("[Server]:   {command} ")))
+            .count();
+        assert_eq!(listed, 1, "{command} in {help:#?}");
+    }
+    assert!(help.contains(
+        &"[Server]:   /search <question>           (not enabled on this server)".to_string()
+    ));
+    // Every line listed is a command the parser knows.
+    for (command, _) in commands::HELP {
+        assert!(
+            !matches!(Command::parse(command), Command::Unknown(_)),
+            "{command}"
+        );
+    }
+
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    h.say(alice, "/help");
+    assert!(h.lines(alice).contains(
+        &"[Server]:   /search <question>           ask the AI; the answer is shared (also /ask)"
+            .to_string()
+    ));
+}
+
+#[test]
 fn lines_before_joining_do_not_spend_the_chat_burst() {
     let cfg = RoomConfig {
         rate: Some(Rate {
