@@ -48,6 +48,7 @@ fn receives_and_sends() {
     alice.expect("[Server]: Bob has joined the chat.");
 
     alice.send("Hello Bob, 안녕!");
+    bob.expect(util::ENCODING_HINT);
     bob.expect("Alice >> Hello Bob, 안녕!");
     bob.send("Hi Alice");
     alice.expect("Bob >> Hi Alice");

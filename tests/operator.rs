@@ -215,6 +215,7 @@ fn console_is_an_admin_participant() {
     guest.send("hello host");
     stdout.until("guest >> hello host");
     writeln!(stdin, "hello guest, 반가워요").expect("type");
+    guest.expect(util::ENCODING_HINT);
     guest.expect("host >> hello guest, 반가워요");
     guest.send("/users");
     guest.expect("[Server]: Users online (2/2): host (admin), guest");

@@ -204,10 +204,13 @@ impl Room {
         // it drew on the bucket only to keep a login flood cheap.
         member.bucket = bucket;
         member.warned = None;
-        let (uid, origin) = (member.uid, member.origin);
+        let (uid, origin, known) = (member.uid, member.origin, member.encoding_known);
         self.joining -= 1;
         self.joined += 1;
         self.nicks.insert(nick_key(nick), key);
+        if !known {
+            self.unsure += 1;
+        }
         self.schedules.adopt(nick, (key, uid));
         if self.admin.is_none() {
             self.admin = Some(key);

@@ -56,7 +56,7 @@ impl Room {
                 self.admin = Some(heir);
                 let heir_nick = self.nick(heir).unwrap_or_default().to_string();
                 let line = self.notice(now, format_args!("{heir_nick} is now the admin."));
-                self.broadcast(None, &line, out);
+                self.broadcast(None, &line, now, out);
                 self.log(now, out, format_args!("admin {heir_nick}"));
             }
         }

@@ -74,6 +74,10 @@ struct Harness {
     next_key: ConnKey,
 }
 
+/// What a participant whose encoding nothing has confirmed reads before
+/// its first line with Hangul, on a UTF-8 server.
+const HINT: &str = "[Server]: Hangul looks garbled? Type /encoding cp949 (Korean Windows).";
+
 /// 2026-11-23 14:00:00 in Seoul.
 const START: &str = "2026-11-23T05:00:00Z";
 
@@ -178,7 +182,12 @@ fn nickname_rules_at_login() {
         h.lines(key),
         ["[Server]: Welcome, 민수! Type /help for commands."]
     );
-    assert_eq!(h.lines(alice), ["[Server]: 민수 has joined the chat."]);
+    // Alice's nickname said nothing of her terminal: the first Hangul she
+    // is sent comes after the way out.
+    assert_eq!(
+        h.lines(alice),
+        [HINT, "[Server]: 민수 has joined the chat."]
+    );
 }
 
 #[test]
@@ -1110,6 +1119,77 @@ fn a_flood_before_joining_is_dropped_without_answers() {
     assert_eq!(
         lines.last().map(String::as_str),
         Some("[Server]: You are sending too fast; message dropped.")
+    );
+}
+
+#[test]
+fn an_unconfirmed_encoding_is_hinted_once_before_the_first_hangul() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    // Nothing to garble yet: no hint.
+    h.say(bob, "hello");
+    assert_eq!(h.lines(alice), ["Bob >> hello"]);
+    // Bob settles it himself.
+    h.say(bob, "/encoding utf-8");
+    h.lines(bob);
+    // The first Hangul either reads: a name in a notice.
+    let minsu = h.join("민수");
+    assert_eq!(
+        h.lines(alice),
+        [HINT, "[Server]: 민수 has joined the chat."]
+    );
+    assert_eq!(h.lines(bob), ["[Server]: 민수 has joined the chat."]);
+    assert!(HINT.is_ascii());
+    // Once is enough.
+    h.say(minsu, "또 만나요");
+    assert_eq!(h.lines(alice), ["민수 >> 또 만나요"]);
+    // A newcomer who writes non-ASCII first has shown its encoding.
+    let carol = h.join("Carol");
+    h.lines(alice);
+    h.lines(bob);
+    h.say(carol, "café ☕");
+    h.say(minsu, "반가워요");
+    assert_eq!(h.lines(carol), ["민수 >> 반가워요"]);
+    // Lines to one person count too (a whisper, /users with a Hangul name).
+    let dave = h.join("Dave");
+    h.say(dave, "/users");
+    assert_eq!(
+        h.lines(dave),
+        [
+            HINT,
+            "[Server]: Users online (5/10): Alice (admin), Bob, 민수, Carol, Dave"
+        ]
+    );
+    // Leaving while unconfirmed keeps the count right.
+    let eve = h.join("Eve");
+    h.room.gone(eve, Gone::Closed, h.now, &mut h.out);
+    assert_eq!(h.room.unsure, 0);
+}
+
+#[test]
+fn the_console_is_never_hinted_and_the_hint_names_the_other_encoding() {
+    let mut h = Harness::new();
+    let console = h.next_key;
+    h.next_key += 1;
+    h.room
+        .open_console(console, 99, "host", h.now, &mut h.out)
+        .expect("console joins");
+    let minsu = h.join("민수");
+    let legacy = h.join("Bob");
+    h.lines(console);
+    h.lines(legacy);
+    // Bob's connection is CP949 (say, --default-encoding cp949).
+    h.out.encodings.insert(legacy, Encoding::Cp949);
+    h.say(minsu, "한글");
+    assert_eq!(h.lines(console), ["민수 >> 한글"]);
+    assert_eq!(
+        h.lines(legacy),
+        [
+            "[Server]: Hangul looks garbled? Type /encoding utf-8.",
+            "민수 >> 한글"
+        ]
     );
 }
 

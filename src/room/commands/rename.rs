@@ -56,7 +56,7 @@ impl Room {
             now,
             format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),
         );
-        self.broadcast(Some(key), &line, out);
+        self.broadcast(Some(key), &line, now, out);
         self.tell(
             key,
             now,

@@ -154,7 +154,7 @@ impl Room {
             now,
             format_args!("[Scheduled by {}] {}", message.author, message.text),
         );
-        self.broadcast(author, &line, out);
+        self.broadcast(author, &line, now, out);
         if let Some(author) = author {
             self.tell(
                 author,
