@@ -179,6 +179,9 @@ struct Session {
     kicked: bool,
     /// Something came from the server (over UDP: it is there).
     heard: bool,
+    /// We told the server our UTF-8 at start: its confirmation is ours,
+    /// not news for the user, and is not shown.
+    quiet_confirmation: bool,
     /// We left: how long we still wait for the server's last lines.
     closing: Option<Instant>,
     /// When the session started (over UDP: the wait for an answer).
@@ -274,6 +277,7 @@ impl Session {
             leaving: false,
             kicked: false,
             heard: false,
+            quiet_confirmation: false,
             closing: None,
             started: Instant::now(),
             stop,
@@ -281,10 +285,14 @@ impl Session {
             end: None,
             args,
         };
-        if session.wire == Encoding::Cp949 {
-            // Before anything else, so even the server's first Hangul is CP949.
-            session.send_raw("/encoding cp949");
-        }
+        // Before anything else, so even the server's first Hangul is in our
+        // encoding; and a known encoding spares the user the server's hint
+        // about garbled Hangul. A CP949 user is shown the server's answer
+        // (it says what the console now speaks); a UTF-8 user, who changes
+        // nothing, is not.
+        session.quiet_confirmation = session.wire == Encoding::Utf8;
+        let request = format!("/encoding {}", session.wire).to_ascii_lowercase();
+        session.send_raw(&request);
         Ok(session)
     }
 
@@ -465,13 +473,19 @@ impl Session {
             }
         };
         let text = sanitize(&self.incoming.decode(&bytes)).into_owned();
-        self.screen.show(&text);
-        self.record(&text);
         let event = if whole {
             server_line::parse(&text)
         } else {
             Event::Other
         };
+        let ours = matches!(event, Event::Encoding(Encoding::Utf8)) && self.quiet_confirmation;
+        if matches!(event, Event::Encoding(_)) {
+            self.quiet_confirmation = false;
+        }
+        if !ours {
+            self.screen.show(&text);
+            self.record(&text);
+        }
         match event {
             Event::Greeting => {
                 // Over UDP a server that forgot us greets again: log in anew.

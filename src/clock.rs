@@ -73,6 +73,13 @@ impl Clock {
             .to_string()
     }
 
+    /// `YYYY-MM-DD HH:MM:SS` in the room's zone.
+    pub fn second(&self, wall: Timestamp) -> String {
+        wall.to_zoned_datetime(self.tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
     /// RFC 3339 with milliseconds and offset, for the log.
     pub fn rfc3339(&self, wall: Timestamp) -> String {
         wall.to_zoned_datetime(self.tz.clone())

@@ -21,6 +21,8 @@
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
+//! - [`emoticons`]: the shortcode table, `:smile:` to 😄 for everyone and
+//!   😄 to `^_^` for CP949 readers.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
 //!
 //! The client, `suda connect`, is one thread too: a mio loop over the
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod emoticons;
 pub mod net;
 pub mod room;
 pub mod search;

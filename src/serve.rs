@@ -116,13 +116,16 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         udp,
         tcp_keepalive: config.tcp_keepalive,
     })?;
+    // Before the listening line, so whoever waits for that line has this too.
+    match pending {
+        0 => {}
+        1 => log::info!("1 scheduled message restored"),
+        n => log::info!("{n} scheduled messages restored"),
+    }
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");
     if config.udp_idle.is_some() {
         log::info!("UDP participants welcome on {addr} too");
-    }
-    if pending > 0 {
-        log::info!("{pending} scheduled messages restored");
     }
     reactor.run()
 }

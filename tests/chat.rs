@@ -46,8 +46,8 @@ fn seed_scenario() {
     alice.expect("[Scheduled by Charlie] Meeting starts soon");
     assert_eq!(
         charlie.sync(),
-        Vec::<String>::new(),
-        "not sent to its author"
+        ["[Server]: Your scheduled message #1 was sent."],
+        "not sent to its author, who is told it went"
     );
     alice.send("/users");
     alice.expect("[Server]: Users online (2/10): Alice123 (admin), Charlie");
@@ -144,4 +144,152 @@ fn double_slash_sends_a_line_starting_with_a_slash() {
     alice.expect("[Server]: Bob has joined the chat.");
     bob.send("//shrug");
     alice.expect("Bob >> /shrug");
+}
+
+/// The lines of one `/help`, from its heading to its last line.
+fn help(client: &mut util::Client) -> Vec<String> {
+    client.send("/help");
+    client.expect("[Server]: Commands:");
+    client.until("[Server]: Anything else is sent to everyone. Start a line with // to send one that begins with /.")
+}
+
+#[test]
+fn help_lists_every_command_itself_included() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let lines = help(&mut alice);
+    for command in [
+        "/help ",
+        "/users ",
+        "/rename <new-nickname> ",
+        "/whisper <nick> <message> ",
+        "/schedule <when> <message> ",
+        "/schedules ",
+        "/unschedule <id> ",
+        "/kick <nick> ",
+        "/search <question> ",
+        "/encoding <utf-8|cp949> ",
+        "/emoticons ",
+        "/exit ",
+    ] {
+        let listed = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("[Server]:   {command}")))
+            .count();
+        assert_eq!(listed, 1, "{command:?} in {lines:#?}");
+    }
+    assert_eq!(lines.len(), 12, "{lines:#?}");
+    // No model configured: /search is there, marked.
+    let search = lines
+        .iter()
+        .find(|l| l.starts_with("[Server]:   /search "))
+        .expect("listed");
+    assert!(
+        search.ends_with(" (not enabled on this server)"),
+        "{search}"
+    );
+}
+
+#[test]
+fn help_shows_search_plainly_when_a_model_is_configured() {
+    let url = format!("http://127.0.0.1:{}", util::closed_port());
+    let server = Server::start(&["--search-url", &url]);
+    let mut alice = server.join("Alice");
+    let lines = help(&mut alice);
+    assert!(
+        lines.contains(
+            &"[Server]:   /search <question>           ask the AI; the answer is shared (also /ask)"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("not enabled")));
+}
+
+/// A refused `/rename` does not ask for a nickname: the next line typed is
+/// chat, and nothing in the answer suggests otherwise.
+#[test]
+fn a_refused_rename_does_not_prompt() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+    bob.send("/rename alice");
+    bob.expect("[Server]: Nickname \"alice\" is already in use.");
+    bob.send("/rename no spaces");
+    bob.expect("[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -.");
+    bob.send("/nick Robert");
+    bob.expect("[Server]: Your nickname is now \"Robert\".");
+    alice.expect("[Server]: User \"Bob\" has changed their nickname to \"Robert\".");
+    assert_eq!(alice.sync(), Vec::<String>::new());
+}
+
+/// `YYYY-MM-DD HH:MM[:SS]` in UTC (the test servers' zone).
+fn utc(text: &str) -> jiff::Timestamp {
+    let format = if text.len() == 19 {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    jiff::civil::DateTime::strptime(format, text)
+        .and_then(|t| t.to_zoned_datetime(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// The time in `[Server]: Message #<id> scheduled for <time>.`
+fn scheduled_for(line: &str, id: u64) -> String {
+    let prefix = format!("[Server]: Message #{id} scheduled for ");
+    line.strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string()
+}
+
+#[test]
+fn schedules_near_are_said_to_the_second_listed_soonest_first_and_reported() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.expect("[Server]: Bob has joined the chat.");
+
+    bob.send("/schedule 2h much later");
+    let later = scheduled_for(&bob.line(), 1);
+    assert_eq!(later.len(), "2026-12-01 19:05".len(), "{later}");
+
+    let before = jiff::Timestamp::now();
+    bob.send("/schedule 30s soon");
+    let soon = scheduled_for(&bob.line(), 2);
+    let after = jiff::Timestamp::now();
+    assert_eq!(soon.len(), "2026-12-01 19:05:30".len(), "{soon}");
+    // The second is the one 30 s from when the server read the line.
+    let due = utc(&soon);
+    let thirty = jiff::SignedDuration::from_secs(30);
+    let earliest = before
+        .checked_add(thirty - jiff::SignedDuration::from_secs(1))
+        .expect("time");
+    let latest = after.checked_add(thirty).expect("time");
+    assert!(earliest <= due && due <= latest, "{soon}");
+
+    bob.send("/schedule 1h30m in between");
+    scheduled_for(&bob.line(), 3);
+    bob.send("/schedules");
+    bob.expect("[Server]: Your scheduled messages (3):");
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            let line = bob.line();
+            let rest = line
+                .strip_prefix("[Server]:   #")
+                .unwrap_or_else(|| panic!("{line:?}"));
+            rest.split(' ').next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["2", "3", "1"], "soonest first, not in id order");
+
+    // When one goes out, the room reads it and the author hears it went.
+    bob.send("/schedule 1s right away");
+    scheduled_for(&bob.line(), 4);
+    alice.expect("[Scheduled by Bob] right away");
+    bob.expect("[Server]: Your scheduled message #4 was sent.");
+    assert_eq!(alice.sync(), Vec::<String>::new());
 }

@@ -50,6 +50,7 @@ fn receives_and_sends() {
     alice.expect("[Server]: Bob has joined the chat.");
 
     alice.send("Hello Bob, 안녕!");
+    // The client told the server its encoding: no hint about garbled Hangul.
     bob.expect("Alice >> Hello Bob, 안녕!");
     bob.send("Hi Alice");
     alice.expect("Bob >> Hi Alice");
@@ -356,6 +357,8 @@ fn cp949_console_chats_with_utf8(alice: &mut util::Client, cheolsu: &mut ChatCli
         before.contains(&b"[Server]: Your encoding is now CP949.".to_vec()),
         "the server was asked for CP949: {before:?}"
     );
+    // Alice's nickname is ASCII: before her first Hangul, the hint.
+    alice.expect(util::ENCODING_HINT);
     alice.expect("[Server]: 철수 has joined the chat.");
     cheolsu.send_bytes(&cp949("반갑습니다 똠방각하\n"));
     alice.expect("철수 >> 반갑습니다 똠방각하");
@@ -430,6 +433,7 @@ fn a_utf8_locale_means_a_utf8_terminal() {
             !before.iter().any(|line| line.contains("Your encoding")),
             "{before:?}"
         );
+        alice.expect(util::ENCODING_HINT);
         alice.expect("[Server]: 영희 has joined the chat.");
         younghee.send("반가워요");
         alice.expect("영희 >> 반가워요");
@@ -528,6 +532,8 @@ fn bye_ends_the_session_even_if_the_server_lingers() {
     let (mut server, mut client) = FakeServer::with_client(&["--close-wait", "200ms"]);
     server.say(b"[Server]: Welcome, Bob! Type /help for commands.\n");
     client.send("/exit");
+    // The client says what it speaks before anything else.
+    assert_eq!(server.line().as_deref(), Some(&b"/encoding utf-8"[..]));
     assert_eq!(server.line().as_deref(), Some(&b"/exit"[..]));
     server.say(b"[Server]: Bye, Bob!\n");
     assert_eq!(server.line(), None, "the client closed its side");
@@ -563,6 +569,7 @@ fn udp_transport_against_a_fake_server() {
     };
     say(&format!("{WELCOME}\n"));
     say(&format!("{PROMPT}\n"));
+    assert_eq!(datagram().0, "/encoding utf-8");
     assert_eq!(datagram().0, "Alice");
     say("[Server]: Welcome, Alice! Type /help for commands.\n");
     client.expect(WELCOME);

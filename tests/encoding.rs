@@ -46,9 +46,9 @@ fn cp949_and_utf8_clients_chat_in_hangul() {
     legacy.send_raw(&reply);
     utf8.expect("철수 >> 반갑습니다 똠방각하");
 
-    // What CP949 cannot hold arrives as '?', not as "&#128512;".
-    utf8.send("웃음 😀");
-    assert_eq!(legacy.line_bytes().expect("emoji"), cp949("영희 >> 웃음 ?"));
+    // What CP949 cannot hold arrives as '?', not as "&#3585;".
+    utf8.send("웃음 \u{0E01}");
+    assert_eq!(legacy.line_bytes().expect("thai"), cp949("영희 >> 웃음 ?"));
 }
 
 #[test]
@@ -73,8 +73,13 @@ fn cp949_default_encoding_for_a_legacy_lab() {
     let mut legacy = server.join("Bob");
     let mut utf8 = server.join("Alice");
     legacy.line_bytes().expect("join notice");
-    // The UTF-8 client is detected from its first non-ASCII line.
+    // The UTF-8 client is detected from its first non-ASCII line. Bob's
+    // ASCII name told nothing: his first Hangul comes after the way out.
     utf8.send("안녕");
+    assert_eq!(
+        legacy.line_bytes().expect("hint"),
+        b"[Server]: Hangul looks garbled? Type /encoding utf-8."
+    );
     assert_eq!(legacy.line_bytes().expect("line"), cp949("Alice >> 안녕"));
     legacy.send_raw(&[cp949("네"), b"\n".to_vec()].concat());
     utf8.expect("Bob >> 네");
@@ -95,4 +100,53 @@ fn bytes_valid_in_neither_encoding_do_not_break_anything() {
     assert!(line.contains('\u{FFFD}'), "{line}");
     bob.send("still here");
     alice.expect("Bob >> still here");
+}
+
+/// A Windows user on a CP949 terminal picks an ASCII nickname, so the
+/// server cannot tell and speaks UTF-8 to them. Before the first Hangul
+/// they would read as garbage comes one ASCII line (readable in CP949 too)
+/// naming the way out; after `/encoding cp949` Hangul reads right.
+#[test]
+fn an_ascii_nickname_on_a_cp949_terminal_is_told_how_to_fix_hangul() {
+    let server = Server::start(&[]);
+    let mut minsu = server.join("민수");
+    let mut legacy = server.join("Bob");
+    minsu.expect("[Server]: Bob has joined the chat.");
+    // The first line with Hangul (here only in a name) comes after the hint.
+    minsu.send("hello");
+    let hint = legacy.line_bytes().expect("hint");
+    assert!(hint.is_ascii(), "{hint:?}");
+    assert_eq!(
+        hint,
+        b"[Server]: Hangul looks garbled? Type /encoding cp949 (Korean Windows)."
+    );
+    // What it warned about: UTF-8 bytes, garbage on a CP949 terminal.
+    assert_eq!(
+        legacy.line_bytes().expect("line"),
+        "민수 >> hello".as_bytes()
+    );
+    legacy.send("/encoding cp949");
+    legacy.expect("[Server]: Your encoding is now CP949.");
+    minsu.send("이제 보여요?");
+    assert_eq!(
+        legacy.line_bytes().expect("line"),
+        cp949("민수 >> 이제 보여요?")
+    );
+    // Once only, and never to someone whose encoding is known: a Hangul
+    // nickname, or a non-ASCII line first.
+    let mut carol = server.join("Carol");
+    minsu.expect("[Server]: Carol has joined the chat.");
+    carol.send("café");
+    minsu.expect("Carol >> café");
+    minsu.send("다시 한번");
+    carol.expect("민수 >> 다시 한번");
+    assert_eq!(
+        legacy.line_bytes().expect("join"),
+        b"[Server]: Carol has joined the chat."
+    );
+    legacy.line_bytes().expect("café");
+    assert_eq!(
+        legacy.line_bytes().expect("line"),
+        cp949("민수 >> 다시 한번")
+    );
 }

@@ -38,6 +38,9 @@ fn nickname_rules() {
     newcomer.expect("[Server]: Nickname \"alice\" is already in use. Enter your nickname:");
     newcomer.send("김민수");
     newcomer.expect("[Server]: Welcome, 김민수! Type /help for commands.");
+    // Alice's ASCII name said nothing of her terminal: before her first
+    // Hangul comes the way out, should it be garbled.
+    alice.expect(util::ENCODING_HINT);
     alice.expect("[Server]: 김민수 has joined the chat.");
     newcomer.send("안녕하세요");
     alice.expect("김민수 >> 안녕하세요");

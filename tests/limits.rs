@@ -30,15 +30,15 @@ fn long_lines_are_refused_and_the_next_one_works() {
 
 #[test]
 fn flood_is_dropped_with_a_notice() {
-    // A burst of 5 and almost no refill: exactly 4 chat lines pass (the
-    // nickname took a token), whatever the machine's speed.
+    // A burst of 5 and almost no refill: exactly 5 chat lines pass (the
+    // nickname takes none of them), whatever the machine's speed.
     let server = Server::start(&["--rate", "1/h", "--burst", "5"]);
     let mut alice = server.join("Alice");
     let mut bob = server.join("Bob");
     alice.expect("[Server]: Bob has joined the chat.");
     let flood: String = (0..10).map(|i| format!("spam {i}\n")).collect();
     bob.send_raw(flood.as_bytes());
-    for i in 0..4 {
+    for i in 0..5 {
         alice.expect(&format!("Bob >> spam {i}"));
     }
     bob.expect("[Server]: You are sending too fast; message dropped.");
@@ -120,4 +120,32 @@ fn terminal_escapes_never_reach_other_terminals() {
         Vec::<String>::new(),
         "a line of escapes is empty"
     );
+}
+
+/// Someone pastes their nickname and 60 lines at once, the moment the
+/// prompt appears: exactly the burst (default 20) reaches the room. The
+/// nickname is not chat and takes none of it.
+#[test]
+fn a_paste_right_after_joining_relays_exactly_the_burst() {
+    // Almost no refill, so the count does not depend on the machine's speed.
+    let server = Server::start(&["--rate", "1/h"]);
+    let mut alice = server.join("Alice");
+    let mut carol = server.connect();
+    carol.until("[Server]: Enter your nickname:");
+    let mut paste = String::from("Carol\n");
+    for i in 0..60 {
+        paste.push_str(&format!("pasted line {i}\n"));
+    }
+    // /exit is never dropped: it marks the end of what the room will get.
+    paste.push_str("/exit\n");
+    carol.send_raw(paste.as_bytes());
+    carol.expect("[Server]: Welcome, Carol! Type /help for commands.");
+    carol.expect("[Server]: You are sending too fast; message dropped.");
+    carol.expect("[Server]: Bye, Carol!");
+    alice.expect("[Server]: Carol has joined the chat.");
+    let relayed = alice.until("[Server]: Carol has left the chat.");
+    let wanted: Vec<String> = (0..20)
+        .map(|i| format!("Carol >> pasted line {i}"))
+        .collect();
+    assert_eq!(relayed, wanted);
 }

@@ -112,5 +112,6 @@ fn lines_split_across_packets_are_joined() {
         bob.send_raw(&[*byte]);
     }
     bob.send_raw(b"\r\n");
+    alice.expect(util::ENCODING_HINT);
     alice.expect("Bob >> 조각난 메시지");
 }

@@ -335,6 +335,7 @@ fn cp949_over_udp() {
             break;
         }
     }
+    alice.expect(util::ENCODING_HINT);
     alice.expect("[Server]: 민수 has joined the chat.");
     alice.send("안녕하세요");
     assert_eq!(
@@ -356,6 +357,7 @@ fn the_client_over_udp_meets_a_tcp_client() {
     dana.expect("[Server]: Welcome, Dana! Type /help for commands.");
     alice.expect("[Server]: Dana has joined the chat.");
     dana.send("안녕하세요 over UDP");
+    alice.expect(util::ENCODING_HINT);
     alice.expect("Dana >> 안녕하세요 over UDP");
     alice.send("/w Dana 비밀");
     alice.expect("[Whisper to Dana] 비밀");

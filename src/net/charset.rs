@@ -12,6 +12,8 @@ use std::fmt;
 
 use encoding_rs::{EncoderResult, EUC_KR};
 
+use crate::emoticons;
+
 /// The text encoding of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {
@@ -53,12 +55,15 @@ impl Encoding {
 
     /// Encodes text for a connection in this encoding.
     ///
-    /// Characters CP949 cannot hold become `?` (never the `&#...;` that
+    /// An emoji, which CP949 cannot hold, becomes its text emoticon
+    /// ([`crate::emoticons`]: `^_^`, or `(?)` outside the table); any other
+    /// character CP949 cannot hold becomes `?` (never the `&#...;` that
     /// `encoding_rs::Encoding::encode` would produce).
     ///
     /// ```
     /// use suda::net::charset::Encoding;
-    /// assert_eq!(&*Encoding::Cp949.encode("가😀"), b"\xb0\xa1?");
+    /// assert_eq!(&*Encoding::Cp949.encode("가😄"), b"\xb0\xa1^_^");
+    /// assert_eq!(&*Encoding::Cp949.encode("가\u{0E01}"), b"\xb0\xa1?");
     /// ```
     pub fn encode(self, text: &str) -> Cow<'_, [u8]> {
         match self {
@@ -89,7 +94,13 @@ fn encode_cp949(text: &str) -> Vec<u8> {
         match result {
             EncoderResult::InputEmpty => return out,
             EncoderResult::OutputFull => out.reserve(rest.len() + 8),
-            EncoderResult::Unmappable(_) => out.push(b'?'),
+            EncoderResult::Unmappable(c) => match emoticons::cp949_fallback(c, rest) {
+                Some((text, used)) => {
+                    out.extend_from_slice(text.as_bytes());
+                    rest = &rest[used..];
+                }
+                None => out.push(b'?'),
+            },
         }
     }
 }
@@ -211,6 +222,44 @@ mod tests {
     #[test]
     fn unmappable_characters_become_question_marks() {
         assert_eq!(&*Encoding::Cp949.encode("a€b"), b"a\xa2\xe6b");
-        assert_eq!(&*Encoding::Cp949.encode("🙂x\u{FFFD}"), b"?x?");
+        assert_eq!(&*Encoding::Cp949.encode("\u{0E01}x\u{FFFD}"), b"?x?");
+    }
+
+    #[test]
+    fn every_emoji_of_the_table_becomes_its_text_form() {
+        for e in emoticons::TABLE {
+            let wanted = format!("가{}나", e.text);
+            let typed = format!("가{}나", e.emoji);
+            let bytes = Encoding::Cp949.encode(&typed);
+            let mut charset = Charset::fixed(Encoding::Cp949);
+            assert_eq!(charset.decode(&bytes), wanted, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn emoji_sequences_leave_no_question_marks_and_no_selectors() {
+        let cases = [
+            ("\u{2764}\u{FE0F} \u{2764}", "<3 <3"),
+            ("👍🏿👍🏻", "(b)(b)"),
+            (
+                "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} 가족",
+                "(?) 가족",
+            ),
+            ("\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}", "(?)"),
+            ("🇰🇷🇯🇵", "(?)(?)"),
+            ("\u{2665}\u{FE0F}", "♥"),
+            ("1\u{FE0F}\u{20E3}", "1"),
+            ("\u{00A9}\u{FE0F}", "(?)"),
+            ("🦄 \u{1F9D1}\u{1F3FD}\u{200D}\u{1F4BB}", "(?) (?)"),
+            (
+                "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+                "(?)",
+            ),
+        ];
+        for (text, wanted) in cases {
+            let bytes = Encoding::Cp949.encode(text);
+            let mut charset = Charset::fixed(Encoding::Cp949);
+            assert_eq!(charset.decode(&bytes), wanted, "{text:?}");
+        }
     }
 }

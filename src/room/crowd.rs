@@ -35,7 +35,7 @@ impl Room {
             self.arm_summary(now);
         } else {
             let line = self.notice(now, format_args!("{nick} has joined the chat."));
-            self.broadcast(Some(key), &line, out);
+            self.broadcast(Some(key), &line, now, out);
         }
     }
 
@@ -48,7 +48,7 @@ impl Room {
             self.arm_summary(now);
         } else {
             let line = self.notice(now, format_args!("{nick} has left the chat."));
-            self.broadcast(None, &line, out);
+            self.broadcast(None, &line, now, out);
         }
     }
 
@@ -66,12 +66,12 @@ impl Room {
         if !news.joined.is_empty() {
             let (count, names) = (news.joined.len(), name_list(&news.joined));
             let line = self.notice(now, format_args!("{count} joined the chat: {names}."));
-            self.broadcast(None, &line, out);
+            self.broadcast(None, &line, now, out);
         }
         if !news.left.is_empty() {
             let (count, names) = (news.left.len(), name_list(&news.left));
             let line = self.notice(now, format_args!("{count} left the chat: {names}."));
-            self.broadcast(None, &line, out);
+            self.broadcast(None, &line, now, out);
         }
     }
 }

@@ -8,9 +8,13 @@ use crate::room::commands::Command;
 use crate::room::{ConnKey, Outbox, Room, Timer, Via};
 use crate::text::{nick_key, normalize_nick, valid_nick};
 
-/// Said when a nickname breaks the rules, at login and on `/rename`.
+/// Said when a nickname breaks the rules, at login (followed by
+/// [`PROMPT`]) and on `/rename` (alone: the person is already in).
 pub(in crate::room) const INVALID_NICK: &str =
-    "Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:";
+    "Invalid nickname. Use 1-16 letters, digits, _ or -.";
+
+/// The question a connection without a nickname is asked.
+const PROMPT: &str = "Enter your nickname:";
 
 /// The network an address belongs to, for fairness between addresses: an
 /// IPv6 host has a whole /64 to pick addresses from.
@@ -59,7 +63,7 @@ impl Room {
         let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
         let welcome = format!("Welcome to {name}! ({online}/{max} online)");
         self.tell(key, now, out, format_args!("{welcome}"));
-        self.tell(key, now, out, format_args!("Enter your nickname:"));
+        self.tell(key, now, out, format_args!("{PROMPT}"));
     }
 
     /// Among connections still choosing a nickname, the one to drop to make
@@ -144,19 +148,24 @@ impl Room {
             }
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
             Command::Help => {
-                self.tell(key, now, out, format_args!("Choose a nickname first: 1-16 letters, digits, _ or -. Enter your nickname:"));
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Choose a nickname first: 1-16 letters, digits, _ or -. {PROMPT}"),
+                );
             }
             _ => {
                 let nick = normalize_nick(line);
                 let nick = nick.as_str();
                 if !valid_nick(nick) {
-                    self.tell(key, now, out, format_args!("{INVALID_NICK}"));
+                    self.tell(key, now, out, format_args!("{INVALID_NICK} {PROMPT}"));
                 } else if self.nicks.contains_key(&nick_key(nick)) {
                     self.tell(
                         key,
                         now,
                         out,
-                        format_args!("Nickname \"{nick}\" is already in use. Enter your nickname:"),
+                        format_args!("Nickname \"{nick}\" is already in use. {PROMPT}"),
                     );
                 } else if self.joined >= self.cfg.max_clients {
                     let max = self.cfg.max_clients;
@@ -185,15 +194,23 @@ impl Room {
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let bucket = self.bucket(now);
         let Some(member) = self.member_mut(key) else {
             return;
         };
         member.nick = Some(nick.to_string());
         member.seq = seq;
-        let (uid, origin) = (member.uid, member.origin);
+        // Chat starts with a full burst: the nickname and the lines before
+        // it drew on the bucket only to keep a login flood cheap.
+        member.bucket = bucket;
+        member.warned = None;
+        let (uid, origin, known) = (member.uid, member.origin, member.encoding_known);
         self.joining -= 1;
         self.joined += 1;
         self.nicks.insert(nick_key(nick), key);
+        if !known {
+            self.unsure += 1;
+        }
         self.schedules.adopt(nick, (key, uid));
         if self.admin.is_none() {
             self.admin = Some(key);

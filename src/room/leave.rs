@@ -37,6 +37,13 @@ impl Room {
             return;
         };
         self.log(now, out, format_args!("leave {nick} ({why})"));
+        if member.origin.is_none() {
+            // The console leaving ends the server (the reactor stops when
+            // its connection is gone): everyone is about to read that the
+            // server is shutting down, which says all there is to say. Who
+            // left and who is admin now would be noise before it.
+            return;
+        }
         self.announce_leave(nick, now, out);
         if self.admin.is_none() {
             if let Some(heir) = self
@@ -49,7 +56,7 @@ impl Room {
                 self.admin = Some(heir);
                 let heir_nick = self.nick(heir).unwrap_or_default().to_string();
                 let line = self.notice(now, format_args!("{heir_nick} is now the admin."));
-                self.broadcast(None, &line, out);
+                self.broadcast(None, &line, now, out);
                 self.log(now, out, format_args!("admin {heir_nick}"));
             }
         }

@@ -19,6 +19,8 @@
 //! - [`commands`]: the parser and one file per command (`whisper.rs`,
 //!   `kick.rs`, `schedule.rs`, ...).
 //! - `crowd.rs`: joins and leaves summarized in a crowded room.
+//! - `hint.rs`: telling a newcomer whose terminal may garble Hangul that
+//!   `/encoding` exists.
 //! - [`schedules`]: the pending scheduled messages and `/schedule` times.
 //! - [`ratelimit`]: the token bucket behind `--rate`.
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
@@ -27,6 +29,7 @@
 pub mod commands;
 mod config;
 mod crowd;
+mod hint;
 mod join;
 mod leave;
 mod outbox;
@@ -145,6 +148,9 @@ struct Member {
     origin: Option<SocketAddr>,
     /// It came over UDP (see [`Via::Datagram`]).
     datagram: bool,
+    /// Its encoding is confirmed (it sent a non-ASCII line, or used
+    /// `/encoding`), or it has had the encoding hint: see `hint.rs`.
+    encoding_known: bool,
 }
 
 /// The chat room.
@@ -184,6 +190,9 @@ pub struct Room {
     next_search: u64,
     /// Joins and leaves not yet announced in a crowded room.
     crowd: CrowdNews,
+    /// Participants whose encoding is not [`Member::encoding_known`]: while
+    /// it is zero, no line is looked at for the encoding hint.
+    unsure: usize,
 }
 
 impl Room {
@@ -207,6 +216,7 @@ impl Room {
             answers: HashMap::new(),
             next_search: 1,
             crowd: CrowdNews::default(),
+            unsure: 0,
         };
         let restored: Vec<(u64, jiff::Timestamp)> =
             room.schedules.iter().map(|m| (m.id, m.due)).collect();
@@ -265,6 +275,10 @@ impl Room {
         let line = clean.as_ref();
         if line.trim().is_empty() {
             return;
+        }
+        if !line.is_ascii() && !line.contains('\u{FFFD}') {
+            // It decoded cleanly: this terminal's encoding is known.
+            self.encoding_confirmed(key);
         }
         let command = Command::parse(line);
         if command != Command::Exit && !self.take_token(key, now, out) {
@@ -354,6 +368,8 @@ impl Room {
             heard: now.mono,
             origin: via.map(Via::addr),
             datagram: matches!(via, Some(Via::Datagram(_))),
+            // The operator's own terminal needs no telling.
+            encoding_known: via.is_none(),
         };
         self.insert(key, member);
         self.joining += 1;
@@ -373,6 +389,9 @@ impl Room {
         match &member.nick {
             Some(nick) => {
                 self.joined -= 1;
+                if !member.encoding_known {
+                    self.unsure -= 1;
+                }
                 self.nicks.remove(&nick_key(nick));
                 if self.admin == Some(key) {
                     self.admin = None;
@@ -413,7 +432,8 @@ impl Room {
     }
 
     /// Sends `line` to every participant but `except`.
-    fn broadcast(&self, except: Option<ConnKey>, line: &Line, out: &mut dyn Outbox) {
+    fn broadcast(&mut self, except: Option<ConnKey>, line: &Line, now: Now, out: &mut dyn Outbox) {
+        self.hint_readers(except, line, now, out);
         for (key, member) in self.members.iter().enumerate() {
             if let Some(member) = member {
                 if member.nick.is_some() && Some(key) != except {
@@ -446,7 +466,13 @@ impl Room {
         text: std::fmt::Arguments<'_>,
     ) {
         let line = self.notice(now, text);
-        out.send(key, &line);
+        self.send(key, &line, now, out);
+    }
+
+    /// Sends `line` to one connection.
+    fn send(&mut self, key: ConnKey, line: &Line, now: Now, out: &mut dyn Outbox) {
+        self.hint_reader(key, line, now, out);
+        out.send(key, line);
     }
 
     fn log(&self, now: Now, out: &mut dyn Outbox, event: std::fmt::Arguments<'_>) {

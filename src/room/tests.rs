@@ -74,6 +74,10 @@ struct Harness {
     next_key: ConnKey,
 }
 
+/// What a participant whose encoding nothing has confirmed reads before
+/// its first line with Hangul, on a UTF-8 server.
+const HINT: &str = "[Server]: Hangul looks garbled? Type /encoding cp949 (Korean Windows).";
+
 /// 2026-11-23 14:00:00 in Seoul.
 const START: &str = "2026-11-23T05:00:00Z";
 
@@ -178,7 +182,12 @@ fn nickname_rules_at_login() {
         h.lines(key),
         ["[Server]: Welcome, 민수! Type /help for commands."]
     );
-    assert_eq!(h.lines(alice), ["[Server]: 민수 has joined the chat."]);
+    // Alice's nickname said nothing of her terminal: the first Hangul she
+    // is sent comes after the way out.
+    assert_eq!(
+        h.lines(alice),
+        [HINT, "[Server]: 민수 has joined the chat."]
+    );
 }
 
 #[test]
@@ -275,12 +284,12 @@ fn rename_tells_everyone_and_keeps_rules() {
     h.say(bob, "/nick alice123");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Nickname \"alice123\" is already in use. Enter your nickname:"]
+        ["[Server]: Nickname \"alice123\" is already in use."]
     );
     h.say(bob, "/nick bad name");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -. Enter your nickname:"]
+        ["[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."]
     );
     // The old name is free again; a case change of one's own name is fine.
     h.say(bob, "/nick BOB");
@@ -328,15 +337,20 @@ fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
     h.say(charlie, "/schedule 10m Meeting starts soon");
     assert_eq!(
         h.lines(charlie),
-        ["[Server]: Message #1 scheduled for 2026-11-23 14:10."]
+        ["[Server]: Message #1 scheduled for 2026-11-23 14:10:00."]
     );
     h.advance(Duration::from_secs(599));
     assert!(h.lines(alice).is_empty());
     h.say(charlie, "/rename Chuck");
     h.lines(alice);
+    h.lines(charlie);
     h.advance(Duration::from_secs(1));
     assert_eq!(h.lines(alice), ["[Scheduled by Chuck] Meeting starts soon"]);
-    assert!(h.lines(charlie).iter().all(|l| !l.contains("Meeting")));
+    // The author hears that it went, not the message itself.
+    assert_eq!(
+        h.lines(charlie),
+        ["[Server]: Your scheduled message #1 was sent."]
+    );
     assert!(
         matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Removed(1)] if m.id == 1)
     );
@@ -390,25 +404,32 @@ fn schedules_list_and_cancel_only_your_own() {
         h.lines(alice),
         ["[Server]: You have no scheduled messages."]
     );
-    h.say(alice, "/schedule 90s first");
     h.say(alice, "/schedule 2h second");
-    h.lines(alice);
+    h.say(alice, "/schedule 90s first");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Message #1 scheduled for 2026-11-23 16:00.",
+            "[Server]: Message #2 scheduled for 2026-11-23 14:01:30.",
+        ]
+    );
+    // Soonest first, whatever the order they were made in.
     h.say(alice, "/schedules");
     assert_eq!(
         h.lines(alice),
         [
             "[Server]: Your scheduled messages (2):",
-            "[Server]:   #1 at 2026-11-23 14:01: first",
-            "[Server]:   #2 at 2026-11-23 16:00: second",
+            "[Server]:   #2 at 2026-11-23 14:01:30: first",
+            "[Server]:   #1 at 2026-11-23 16:00: second",
         ]
     );
-    h.say(bob, "/unschedule 1");
+    h.say(bob, "/unschedule 2");
     assert_eq!(
         h.lines(bob),
-        ["[Server]: You have no scheduled message #1."]
+        ["[Server]: You have no scheduled message #2."]
     );
-    h.say(alice, "/unschedule #1");
-    assert_eq!(h.lines(alice), ["[Server]: Message #1 cancelled."]);
+    h.say(alice, "/unschedule #2");
+    assert_eq!(h.lines(alice), ["[Server]: Message #2 cancelled."]);
     h.advance(Duration::from_secs(120));
     assert!(h.lines(bob).is_empty());
 }
@@ -526,11 +547,11 @@ fn flood_is_dropped_with_one_notice() {
     let alice = h.join("Alice");
     let bob = h.join("Bob");
     h.lines(alice);
-    // Joining took one token: 19 lines of the burst are left.
+    // The whole burst is for chat: the nickname took nothing from it.
     for i in 0..30 {
         h.say(bob, &format!("line {i}"));
     }
-    assert_eq!(h.lines(alice).len(), 19);
+    assert_eq!(h.lines(alice).len(), 20);
     assert_eq!(
         h.lines(bob),
         ["[Server]: You are sending too fast; message dropped."]
@@ -779,7 +800,7 @@ fn restored_messages_wait_for_someone_to_read_them() {
     h.say(alice, "/schedule 1m numbering goes on");
     assert_eq!(
         h.lines(alice),
-        ["[Server]: Message #5 scheduled for 2026-11-23 14:02."]
+        ["[Server]: Message #5 scheduled for 2026-11-23 14:02:00."]
     );
 }
 
@@ -989,4 +1010,251 @@ fn failure_reasons_cannot_paint_terminals() {
         h.lines(alice),
         ["[Server]: Search failed: HTTP 429: ratePWNED  limited"]
     );
+}
+
+#[test]
+fn help_lists_every_command_and_marks_search_when_off() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/help");
+    let help = h.lines(alice);
+    assert_eq!(
+        help.first().map(String::as_str),
+        Some("[Server]: Commands:")
+    );
+    for command in [
+        "/help",
+        "/users",
+        "/rename",
+        "/whisper",
+        "/schedule",
+        "/schedules",
+        "/unschedule",
+        "/kick",
+        "/search",
+        "/encoding",
+        "/emoticons",
+        "/exit",
+    ] {
+        let listed = help
+            .iter()
+            .filter(|l| l.starts_with(&format!("[Server]:   {command} ")))
+            .count();
+        assert_eq!(listed, 1, "{command} in {help:#?}");
+    }
+    assert!(help.contains(
+        &"[Server]:   /search <question>           (not enabled on this server)".to_string()
+    ));
+    // Every line listed is a command the parser knows.
+    for (command, _) in commands::HELP {
+        assert!(
+            !matches!(Command::parse(command), Command::Unknown(_)),
+            "{command}"
+        );
+    }
+
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    h.say(alice, "/help");
+    assert!(h.lines(alice).contains(
+        &"[Server]:   /search <question>           ask the AI; the answer is shared (also /ask)"
+            .to_string()
+    ));
+}
+
+#[test]
+fn lines_before_joining_do_not_spend_the_chat_burst() {
+    let cfg = RoomConfig {
+        rate: Some(Rate {
+            per_second: 0.001,
+            burst: 5,
+        }),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let alice = h.join("Alice");
+    let bob = h.connect();
+    h.lines(bob);
+    // Three refused nicknames, then the right one: four lines of login.
+    for bad in ["a b", "Alice", "c d"] {
+        h.say(bob, bad);
+    }
+    h.say(bob, "Bob");
+    h.lines(bob);
+    h.lines(alice);
+    for i in 0..12 {
+        h.say(bob, &format!("line {i}"));
+    }
+    let relayed = h.lines(alice);
+    assert_eq!(
+        relayed,
+        (0..5)
+            .map(|i| format!("Bob >> line {i}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You are sending too fast; message dropped."]
+    );
+}
+
+#[test]
+fn a_flood_before_joining_is_dropped_without_answers() {
+    let cfg = RoomConfig {
+        rate: Some(Rate {
+            per_second: 0.001,
+            burst: 5,
+        }),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let key = h.connect();
+    h.lines(key);
+    for _ in 0..10_000 {
+        h.say(key, "not a nickname!");
+    }
+    // Five answers for the burst and one notice; the rest cost nothing.
+    let lines = h.lines(key);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("[Server]: You are sending too fast; message dropped.")
+    );
+}
+
+#[test]
+fn an_unconfirmed_encoding_is_hinted_once_before_the_first_hangul() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    // Nothing to garble yet: no hint.
+    h.say(bob, "hello");
+    assert_eq!(h.lines(alice), ["Bob >> hello"]);
+    // Bob settles it himself.
+    h.say(bob, "/encoding utf-8");
+    h.lines(bob);
+    // The first Hangul either reads: a name in a notice.
+    let minsu = h.join("민수");
+    assert_eq!(
+        h.lines(alice),
+        [HINT, "[Server]: 민수 has joined the chat."]
+    );
+    assert_eq!(h.lines(bob), ["[Server]: 민수 has joined the chat."]);
+    assert!(HINT.is_ascii());
+    // Once is enough.
+    h.say(minsu, "또 만나요");
+    assert_eq!(h.lines(alice), ["민수 >> 또 만나요"]);
+    // A newcomer who writes non-ASCII first has shown its encoding.
+    let carol = h.join("Carol");
+    h.lines(alice);
+    h.lines(bob);
+    h.say(carol, "café ☕");
+    h.say(minsu, "반가워요");
+    assert_eq!(h.lines(carol), ["민수 >> 반가워요"]);
+    // Lines to one person count too (a whisper, /users with a Hangul name).
+    let dave = h.join("Dave");
+    h.say(dave, "/users");
+    assert_eq!(
+        h.lines(dave),
+        [
+            HINT,
+            "[Server]: Users online (5/10): Alice (admin), Bob, 민수, Carol, Dave"
+        ]
+    );
+    // Leaving while unconfirmed keeps the count right.
+    let eve = h.join("Eve");
+    h.room.gone(eve, Gone::Closed, h.now, &mut h.out);
+    assert_eq!(h.room.unsure, 0);
+}
+
+#[test]
+fn the_console_is_never_hinted_and_the_hint_names_the_other_encoding() {
+    let mut h = Harness::new();
+    let console = h.next_key;
+    h.next_key += 1;
+    h.room
+        .open_console(console, 99, "host", h.now, &mut h.out)
+        .expect("console joins");
+    let minsu = h.join("민수");
+    let legacy = h.join("Bob");
+    h.lines(console);
+    h.lines(legacy);
+    // Bob's connection is CP949 (say, --default-encoding cp949).
+    h.out.encodings.insert(legacy, Encoding::Cp949);
+    h.say(minsu, "한글");
+    assert_eq!(h.lines(console), ["민수 >> 한글"]);
+    assert_eq!(
+        h.lines(legacy),
+        [
+            "[Server]: Hangul looks garbled? Type /encoding utf-8.",
+            "민수 >> 한글"
+        ]
+    );
+}
+
+#[test]
+fn the_console_leaving_is_not_announced_before_the_shutdown() {
+    let mut h = Harness::new();
+    let console = h.next_key;
+    h.next_key += 1;
+    h.room
+        .open_console(console, 1, "host", h.now, &mut h.out)
+        .expect("console joins");
+    let alice = h.join("Alice");
+    h.lines(console);
+    h.say(console, "/exit");
+    assert_eq!(h.lines(console), ["[Server]: Bye, host!"]);
+    assert!(h.closed(console));
+    // No "host has left", no new admin: the server is about to stop.
+    assert!(h.lines(alice).is_empty());
+    h.room.shutdown(h.now, &mut h.out);
+    assert_eq!(h.lines(alice), ["[Server]: The server is shutting down."]);
+    assert!(h.out.log.iter().any(|l| l.ends_with("leave host (quit)")));
+}
+
+#[test]
+fn shortcodes_become_emoji_in_chat_whispers_and_schedules() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.say(alice, ":smile: hi :unicorn: 😢 :thumbsup:");
+    assert_eq!(h.lines(bob), ["Alice >> 😄 hi :unicorn: 😢 👍"]);
+    h.say(alice, "/w Bob :heart:");
+    assert_eq!(h.lines(bob), ["[Whisper from Alice] ❤️"]);
+    assert_eq!(h.lines(alice), ["[Whisper to Bob] ❤️"]);
+    h.say(alice, "/schedule 1m :clap: :tada:");
+    h.lines(alice);
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.lines(bob), ["[Scheduled by Alice] 👏 🎉"]);
+    // Commands are not message text.
+    h.say(alice, "/rename :smile:");
+    assert_eq!(
+        h.lines(alice),
+        [
+            "[Server]: Your scheduled message #1 was sent.",
+            "[Server]: Invalid nickname. Use 1-16 letters, digits, _ or -."
+        ]
+    );
+}
+
+#[test]
+fn emoticons_lists_the_whole_table() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    h.say(alice, "/emoticons");
+    let lines = h.lines(alice);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("[Server]: Emoticons (type the :code: in a message):")
+    );
+    let body = lines[1..].join("\n");
+    for e in crate::emoticons::TABLE {
+        assert!(
+            body.contains(&format!(":{}: {}", e.code, e.emoji)),
+            "{e:?} in {body}"
+        );
+    }
+    assert!(lines.len() < crate::emoticons::TABLE.len());
 }

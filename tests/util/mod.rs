@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 /// How long any single wait may take before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Said before the first line with Hangul to a participant whose
+/// encoding nothing has confirmed (an ASCII nickname, no `/encoding`, no
+/// non-ASCII line sent), on a UTF-8 server.
+pub const ENCODING_HINT: &str =
+    "[Server]: Hangul looks garbled? Type /encoding cp949 (Korean Windows).";
+
 /// The binary under test, in a UTF-8 locale whatever the machine's: the
 /// client follows the locale, and a test that wants another sets it.
 pub fn suda() -> Command {

@@ -1,6 +1,7 @@
 //! A line that is not a command: to everyone else.
 
 use crate::clock::Now;
+use crate::emoticons::expand;
 use crate::room::{ConnKey, Outbox, Room};
 
 impl Room {
@@ -12,8 +13,9 @@ impl Room {
         out: &mut dyn Outbox,
     ) {
         let nick = self.nick(key).unwrap_or_default().to_string();
+        let text = expand(text);
         let line = self.line(now, format_args!("{nick} >> {text}"));
-        self.broadcast(Some(key), &line, out);
+        self.broadcast(Some(key), &line, now, out);
         self.log(now, out, format_args!("message {nick}: {text}"));
     }
 }

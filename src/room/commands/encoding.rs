@@ -16,6 +16,7 @@ impl Room {
         match Encoding::parse(name) {
             Some(encoding) => {
                 out.set_encoding(key, encoding);
+                self.encoding_confirmed(key);
                 self.tell(
                     key,
                     now,

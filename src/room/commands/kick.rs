@@ -49,7 +49,7 @@ impl Room {
             out.persist(StateChange::Removed(id));
         }
         let line = self.notice(now, format_args!("{nick} has been kicked from the chat."));
-        self.broadcast(None, &line, out);
+        self.broadcast(None, &line, now, out);
         self.log(now, out, format_args!("kick {nick} by {admin}"));
     }
 }

@@ -7,6 +7,7 @@
 //! answer the user must see.
 
 mod chat;
+mod emoticons;
 mod encoding;
 mod kick;
 mod rename;
@@ -41,21 +42,53 @@ pub mod usage {
     pub const ENCODING: &str = "/encoding <utf-8|cp949>";
 }
 
-/// The lines of `/help`, without the `[Server]: ` prefix.
-pub const HELP: &[&str] = &[
-    "Commands:",
-    "  /users                       who is online (also /who)",
-    "  /rename <new-nickname>       change your nickname (also /nick)",
-    "  /whisper <nick> <message>    private message (also /w, /msg)",
-    "  /schedule <when> <message>   send later; when is HH:MM or 90s, 10m, 1h30m",
-    "  /schedules                   your pending scheduled messages",
-    "  /unschedule <id>             cancel one of them",
-    "  /kick <nick>                 remove someone (admin only)",
-    "  /search <question>           ask the AI; the answer is shared (also /ask)",
-    "  /encoding <utf-8|cp949>      set the text encoding of your terminal",
-    "  /exit                        leave (also /quit, #exit)",
-    "Anything else is sent to everyone. Start a line with // to send one that begins with /.",
+/// The lines of `/help` (without the `[Server]: ` prefix): a heading,
+/// then each command as typed and what it does, then [`HELP_END`].
+pub const HELP: &[(&str, &str)] = &[
+    ("/help", "this list"),
+    ("/users", "who is online (also /who)"),
+    (
+        "/rename <new-nickname>",
+        "change your nickname (also /nick)",
+    ),
+    (
+        "/whisper <nick> <message>",
+        "private message (also /w, /msg)",
+    ),
+    (
+        "/schedule <when> <message>",
+        "send later; when is HH:MM or 90s, 10m, 1h30m",
+    ),
+    (
+        "/schedules",
+        "your pending scheduled messages, soonest first",
+    ),
+    ("/unschedule <id>", "cancel one of them"),
+    ("/kick <nick>", "remove someone (admin only)"),
+    (
+        usage::SEARCH,
+        "ask the AI; the answer is shared (also /ask)",
+    ),
+    (
+        "/encoding <utf-8|cp949>",
+        "set the text encoding of your terminal",
+    ),
+    (
+        "/emoticons",
+        "the :codes: that become emoji, such as :smile:",
+    ),
+    ("/exit", "leave (also /quit, #exit)"),
 ];
+
+/// The first line of `/help`.
+pub const HELP_START: &str = "Commands:";
+
+/// The last line of `/help`.
+pub const HELP_END: &str =
+    "Anything else is sent to everyone. Start a line with // to send one that begins with /.";
+
+/// What `/help` says of `/search` on a server without a model.
+pub const SEARCH_OFF: &str = "(not enabled on this server)";
 
 /// One parsed line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +125,8 @@ pub enum Command<'a> {
     Search(&'a str),
     /// `/encoding <name>`, without checking the name.
     Encoding(&'a str),
+    /// `/emoticons`.
+    Emoticons,
     /// `/exit`, `/quit`, `#exit`.
     Exit,
     /// A known command with missing or malformed arguments: its usage line.
@@ -160,6 +195,7 @@ impl<'a> Command<'a> {
             "kick" => need(usage::KICK, Command::Kick(args)),
             "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
+            "emoticons" => Command::Emoticons,
             "exit" | "quit" => Command::Exit,
             _ => Command::Unknown(name),
         }
@@ -177,11 +213,7 @@ impl Room {
     ) {
         match command {
             Command::Chat(text) => self.chat(key, text, now, out),
-            Command::Help => {
-                for text in HELP {
-                    self.tell(key, now, out, format_args!("{text}"));
-                }
-            }
+            Command::Help => self.help(key, now, out),
             Command::Users => self.users(key, now, out),
             Command::Rename(nick) => self.rename(key, nick, now, out),
             Command::Whisper { to, text } => self.whisper(key, to, text, now, out),
@@ -191,6 +223,7 @@ impl Room {
             Command::Kick(nick) => self.kick(key, nick, now, out),
             Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
+            Command::Emoticons => self.list_emoticons(key, now, out),
             Command::Exit => {
                 let nick = self.nick(key).unwrap_or_default().to_string();
                 self.tell(key, now, out, format_args!("Bye, {nick}!"));
@@ -209,6 +242,23 @@ impl Room {
                 );
             }
         }
+    }
+}
+
+impl Room {
+    /// `/help`: every command, `/search` marked when there is no model.
+    fn help(&mut self, key: ConnKey, now: Now, out: &mut dyn Outbox) {
+        self.tell(key, now, out, format_args!("{HELP_START}"));
+        let search = self.cfg.search.is_some();
+        for &(command, what) in HELP {
+            let what = if command == usage::SEARCH && !search {
+                SEARCH_OFF
+            } else {
+                what
+            };
+            self.tell(key, now, out, format_args!("  {command:<28} {what}"));
+        }
+        self.tell(key, now, out, format_args!("{HELP_END}"));
     }
 }
 

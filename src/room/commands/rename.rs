@@ -1,4 +1,6 @@
-//! `/rename`: a new nickname, checked as at joining.
+//! `/rename`: a new nickname, checked as at joining. A refusal is the
+//! joining one without its `Enter your nickname:`: the person is already
+//! in, and a name typed after that prompt would go to the room as chat.
 
 use crate::clock::Now;
 use crate::room::join::INVALID_NICK;
@@ -37,7 +39,7 @@ impl Room {
                 key,
                 now,
                 out,
-                format_args!("Nickname \"{new}\" is already in use. Enter your nickname:"),
+                format_args!("Nickname \"{new}\" is already in use."),
             );
             return;
         }
@@ -54,7 +56,7 @@ impl Room {
             now,
             format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),
         );
-        self.broadcast(Some(key), &line, out);
+        self.broadcast(Some(key), &line, now, out);
         self.tell(
             key,
             now,

@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 use crate::clock::Now;
+use crate::emoticons::expand;
 use crate::room::schedules::When;
 use crate::room::{ConnKey, Outbox, Room, StateChange, Timer};
+
+/// A due time closer than this is said to the second: "in 30s" shown as
+/// this very minute would look like a mistake.
+const SAY_SECONDS_WITHIN: Duration = Duration::from_secs(3600);
 
 impl Room {
     pub(in crate::room) fn schedule(
@@ -61,9 +66,12 @@ impl Room {
             return;
         }
         let nick = self.nick(key).unwrap_or_default().to_string();
-        let message = self.schedules.add(due, (key, uid), &nick, text).clone();
+        let message = self
+            .schedules
+            .add(due, (key, uid), &nick, &expand(text))
+            .clone();
         self.arm(now.mono, delay, Timer::Send(message.id));
-        let at = self.clock.minute(due);
+        let at = self.due_text(due, now);
         let id = message.id;
         out.persist(StateChange::Added(message));
         self.tell(
@@ -79,10 +87,11 @@ impl Room {
         let Some(uid) = self.member(key).map(|m| m.uid) else {
             return;
         };
-        let mine: Vec<String> = self
-            .schedules
-            .by_author(uid)
-            .map(|m| format!("  #{} at {}: {}", m.id, self.clock.minute(m.due), m.text))
+        let mut mine: Vec<_> = self.schedules.by_author(uid).collect();
+        mine.sort_by_key(|m| (m.due, m.id));
+        let mine: Vec<String> = mine
+            .into_iter()
+            .map(|m| format!("  #{} at {}: {}", m.id, self.due_text(m.due, now), m.text))
             .collect();
         if mine.is_empty() {
             self.tell(
@@ -145,12 +154,31 @@ impl Room {
             now,
             format_args!("[Scheduled by {}] {}", message.author, message.text),
         );
-        self.broadcast(author, &line, out);
+        self.broadcast(author, &line, now, out);
+        if let Some(author) = author {
+            self.tell(
+                author,
+                now,
+                out,
+                format_args!("Your scheduled message #{id} was sent."),
+            );
+        }
         self.log(
             now,
             out,
             format_args!("deliver #{id} by {}", message.author),
         );
+    }
+}
+
+impl Room {
+    /// A due time as people read it: `YYYY-MM-DD HH:MM`, with the seconds
+    /// when it is less than [`SAY_SECONDS_WITHIN`] away.
+    fn due_text(&self, due: jiff::Timestamp, now: Now) -> String {
+        match wall_delay(now, due) {
+            Some(delay) if delay >= SAY_SECONDS_WITHIN => self.clock.minute(due),
+            _ => self.clock.second(due),
+        }
     }
 }
 

@@ -62,7 +62,7 @@ impl Room {
         let cache_key = cache_key(question);
         if let Some(lines) = self.cached_answer(&cache_key, rules.cache_ttl, now) {
             let line = self.line(now, format_args!("[Search by {nick}] {question}"));
-            self.broadcast(None, &line, out);
+            self.broadcast(None, &line, now, out);
             self.share_answer(&lines, now, out);
             self.log(
                 now,
@@ -103,7 +103,7 @@ impl Room {
             );
         }
         let line = self.line(now, format_args!("[Search by {nick}] {question}"));
-        self.broadcast(None, &line, out);
+        self.broadcast(None, &line, now, out);
         self.log(now, out, format_args!("search by {nick}: {question}"));
     }
 
@@ -149,7 +149,7 @@ impl Room {
     fn share_answer(&mut self, lines: &[String], now: Now, out: &mut dyn Outbox) {
         for text in lines {
             let line = self.line(now, format_args!("[AI] {text}"));
-            self.broadcast(None, &line, out);
+            self.broadcast(None, &line, now, out);
         }
     }
 

@@ -1,6 +1,7 @@
 //! `/whisper`: a line for one person only.
 
 use crate::clock::Now;
+use crate::emoticons::expand;
 use crate::room::{ConnKey, Outbox, Room};
 
 impl Room {
@@ -18,10 +19,11 @@ impl Room {
         };
         let from = self.nick(key).unwrap_or_default().to_string();
         let to = self.nick(target).unwrap_or_default().to_string();
+        let text = expand(text);
         let line = self.line(now, format_args!("[Whisper from {from}] {text}"));
-        out.send(target, &line);
+        self.send(target, &line, now, out);
         let line = self.line(now, format_args!("[Whisper to {to}] {text}"));
-        out.send(key, &line);
+        self.send(key, &line, now, out);
         self.log(now, out, format_args!("whisper {from} -> {to}"));
     }
 }
