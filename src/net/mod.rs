@@ -8,6 +8,8 @@
 //! - [`line`](mod@line) and [`outq`]: an outgoing line encoded once per encoding and
 //!   shared by every recipient's queue, written with `writev`.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
+//! - [`ipnet`] and [`connect_rate`]: address blocks (`--ip-exempt`), the
+//!   network an address counts as, and `--connect-rate` per network.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
@@ -15,7 +17,9 @@
 pub mod charset;
 pub mod codec;
 pub mod conn;
+pub mod connect_rate;
 pub mod console;
+pub mod ipnet;
 pub mod line;
 pub mod outq;
 pub mod reactor;
