@@ -34,7 +34,7 @@ impl Room {
                 out,
                 format_args!("The chat room is full ({max}/{max}). Try again later."),
             );
-            out.close(key);
+            out.refuse(key);
             return;
         }
         if self.joining >= self.cfg.max_joining {
@@ -48,7 +48,7 @@ impl Room {
                 out,
                 format_args!("Too many people are joining right now. Try again in a minute."),
             );
-            out.close(victim);
+            out.refuse(victim);
             if victim == key {
                 return;
             }
