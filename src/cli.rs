@@ -63,7 +63,8 @@ pub struct ServeArgs {
 
     /// Connections still choosing a nickname, at most; past it, the one
     /// waiting longest from the busiest address is dropped to make room
-    /// [default: --max-clients, at least 64].
+    /// (never someone alone from their address within half of
+    /// --login-timeout: they are typing) [default: --max-clients, at least 64].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_joining: Option<u32>,
 
