@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use jiff::tz::TimeZone;
 
 use crate::net::charset::Encoding;
+use crate::net::ipnet::CidrList;
 use crate::room::ratelimit::RateSpec;
 
 /// suda (수다): a chat room for terminals. UTF-8 and CP949 side by side.
@@ -69,7 +70,8 @@ pub struct ServeArgs {
 
     /// Connections still choosing a nickname, at most; past it, the one
     /// waiting longest from the busiest address is dropped to make room
-    /// [default: --max-clients, at least 64].
+    /// (never someone alone from their address within half of
+    /// --login-timeout: they are typing) [default: --max-clients, at least 64].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_joining: Option<u32>,
 
@@ -85,6 +87,37 @@ pub struct ServeArgs {
     /// network vanished without a word is noticed and its seat freed ("off": never).
     #[arg(long, default_value = "60s", value_parser = parse_optional_duration, value_name = "DURATION|off")]
     pub tcp_keepalive: OptionalDuration,
+
+    /// Addresses the limits per address skip: CIDR blocks, comma-separated
+    /// (10.0.0.0/8,2001:db8::/32), or "none". Loopback is exempt by default
+    /// because everything on this machine shares it.
+    #[arg(long, default_value = "127.0.0.0/8,::1", value_parser = CidrList::parse, value_name = "CIDR,...|none")]
+    pub ip_exempt: CidrList,
+
+    /// New connections per second from one address (IPv6: one /64), after
+    /// --connect-burst; the rest are told to try again and closed at once,
+    /// so a script reconnecting in a loop costs the server almost nothing ("off": no limit).
+    #[arg(long, default_value = "10/s", value_name = "N/s|off")]
+    pub connect_rate: RateSpec,
+
+    /// Connections one address may open at once before --connect-rate
+    /// applies: a class behind one school router arriving together.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connect_burst: u32,
+
+    /// Kernel send buffer per client (SO_SNDBUF; Linux doubles it). Enough
+    /// for a busy room at internet round trips; it bounds the kernel memory
+    /// a client that stops reading can pin (the rest waits in our own queue,
+    /// up to --max-outbuf), where the kernel would otherwise grow it to
+    /// tcp_wmem's maximum (4 MiB) for each socket.
+    #[arg(long, default_value = "64KiB", value_parser = parse_sndbuf, value_name = "BYTES")]
+    pub sndbuf: usize,
+
+    /// Connections that said goodbye (/exit, kick, timeout) and whose client
+    /// has not hung up yet, kept at most; past it the oldest is closed at
+    /// once, so clients that never hang up cannot use up descriptors.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_lingering: u32,
 
     /// Longest line in bytes; longer ones are refused with a message.
     #[arg(long, default_value = "4096", value_parser = parse_line_size, value_name = "BYTES")]
@@ -370,6 +403,16 @@ fn parse_buffer_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--sndbuf`: a few lines at least, and no more than the kernel would
+/// take (it caps the value at net.core.wmem_max anyway).
+fn parse_sndbuf(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        size if size < 4096 => Err("must be at least 4KiB".into()),
+        size if size > 64 << 20 => Err("must be at most 64MiB".into()),
+        size => Ok(size),
+    }
+}
+
 /// A duration that is not zero (a zero keep-alive would spin).
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
@@ -523,6 +566,11 @@ mod tests {
         assert_eq!(args.login_timeout, Duration::from_secs(60));
         assert_eq!(args.idle_timeout, OptionalDuration(None));
         assert_eq!(args.default_encoding, Encoding::Utf8);
+        assert_eq!(args.ip_exempt.to_string(), "127.0.0.0/8,::1/128");
+        assert_eq!(args.connect_rate, RateSpec(Some(10.0)));
+        assert_eq!(args.connect_burst, 20);
+        assert_eq!(args.sndbuf, 64 * 1024);
+        assert_eq!(args.max_lingering, 64);
     }
 
     #[test]
@@ -536,6 +584,10 @@ mod tests {
             ("--max-clients", "0"),
             ("--default-encoding", "latin1"),
             ("--login-timeout", "500000000000y"),
+            ("--ip-exempt", "10.0.0.0/40"),
+            ("--connect-rate", "fast"),
+            ("--sndbuf", "100"),
+            ("--max-lingering", "0"),
         ] {
             let err = serve(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 
 use crate::cli::ServeArgs;
 use crate::net::charset::Encoding;
+use crate::net::ipnet::CidrList;
 use crate::room::ratelimit::Rate;
 use crate::room::{RoomConfig, SearchRules};
 use crate::search::Endpoint;
@@ -32,6 +33,14 @@ pub struct Config {
     pub max_outbuf: usize,
     /// Idle time before TCP keep-alive probes start, if on.
     pub tcp_keepalive: Option<std::time::Duration>,
+    /// Addresses the limits per address skip.
+    pub ip_exempt: CidrList,
+    /// New connections per network, if limited.
+    pub connect_rate: Option<Rate>,
+    /// SO_SNDBUF for each client.
+    pub sndbuf: usize,
+    /// Connections waiting for their client to hang up, at most.
+    pub max_lingering: usize,
     /// Encoding of a new connection.
     pub default_encoding: Encoding,
     /// The room's time zone.
@@ -155,6 +164,13 @@ impl Config {
             },
             max_outbuf: args.max_outbuf,
             tcp_keepalive: args.tcp_keepalive.0,
+            ip_exempt: args.ip_exempt,
+            connect_rate: args.connect_rate.0.map(|per_second| Rate {
+                per_second,
+                burst: args.connect_burst,
+            }),
+            sndbuf: args.sndbuf,
+            max_lingering: args.max_lingering as usize,
             default_encoding: args.default_encoding,
             timezone: args.timezone,
             timestamps: args.timestamps,

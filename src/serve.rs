@@ -115,6 +115,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         search,
         udp,
         tcp_keepalive: config.tcp_keepalive,
+        limits: crate::net::reactor::NetLimits {
+            ip_exempt: config.ip_exempt.clone(),
+            connect_rate: config.connect_rate,
+            sndbuf: config.sndbuf,
+            max_lingering: config.max_lingering,
+        },
     })?;
     // Before the listening line, so whoever waits for that line has this too.
     match pending {

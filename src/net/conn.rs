@@ -49,6 +49,18 @@ impl Stream {
     pub fn is_udp(&self) -> bool {
         matches!(self, Stream::Udp { .. })
     }
+
+    /// Makes the coming close a reset (SO_LINGER 0): the kernel frees the
+    /// socket and whatever is still unsent at once. An ordinary close
+    /// would leave those bytes for the kernel to deliver, for as long as a
+    /// client that keeps its window shut cares to hold them there.
+    pub fn reset_on_close(&self) {
+        if let Stream::Tcp(s) = self {
+            if let Err(e) = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO)) {
+                log::debug!("SO_LINGER failed: {e}");
+            }
+        }
+    }
 }
 
 impl Read for Stream {
@@ -189,6 +201,10 @@ pub struct Conn {
     pub dirty: bool,
     /// Listed for another read next turn (its read budget ran out).
     pub ready: bool,
+    /// Turned away (room full, too busy...): what is queued gets one write
+    /// at the end of the turn, and then it is closed whatever is left, so a
+    /// flood of refused sockets holds no descriptor past the turn.
+    pub refused: bool,
     /// UDP only: when the last datagram came (for `--udp-idle`).
     pub heard: Option<std::time::Instant>,
 }
@@ -208,6 +224,7 @@ impl Conn {
             writable: false,
             dirty: false,
             ready: false,
+            refused: false,
             heard: None,
         }
     }

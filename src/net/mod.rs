@@ -10,6 +10,8 @@
 //! - [`datagram`] and [`udp_token`]: UDP's one line per datagram (long
 //!   lines in marked pieces) and the token that proves an address receives.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
+//! - [`ipnet`] and [`connect_rate`]: address blocks (`--ip-exempt`), the
+//!   network an address counts as, and `--connect-rate` per network.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
@@ -17,8 +19,10 @@
 pub mod charset;
 pub mod codec;
 pub mod conn;
+pub mod connect_rate;
 pub mod console;
 pub mod datagram;
+pub mod ipnet;
 pub mod line;
 pub mod outq;
 pub mod reactor;

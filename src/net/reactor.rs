@@ -61,8 +61,11 @@ use crate::clock::Now;
 use crate::net::charset::{Charset, Encoding};
 use crate::net::codec::Frames;
 use crate::net::conn::{Phase, Stream};
+use crate::net::connect_rate::ConnectRate;
 use crate::net::console::Console;
+use crate::net::ipnet::CidrList;
 use crate::net::line::TurnBuffer;
+use crate::room::ratelimit::Rate;
 use crate::room::Room;
 use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
@@ -85,8 +88,10 @@ const READ_CHUNK: usize = 64 * 1024;
 const READ_BUDGET: usize = 64 * 1024;
 /// Connections accepted per turn before the rest of the turn runs.
 const ACCEPT_BATCH: usize = 256;
-/// How long a closing connection may take to read its last lines and hang up.
-const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// How long a closing connection may take to read its last lines and hang
+/// up: a client reads a goodbye within a round trip or two; waiting longer
+/// only holds descriptors for clients that never hang up.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// How long shutdown waits for clients to read the shutdown line.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Pause before accepting again when out of file descriptors.
@@ -105,6 +110,9 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 5;
 /// Said to a connection refused for lack of file descriptors.
 const BUSY_LINE: &[u8] = b"[Server]: The server is too busy right now. Try again later.\n";
+/// Said to a connection over `--connect-rate`.
+const THROTTLED_LINE: &[u8] =
+    b"[Server]: Too many connections from your address. Try again in a moment.\n";
 
 /// What the reactor is started with; see [`crate::serve`].
 #[derive(Debug)]
@@ -131,6 +139,21 @@ pub struct Parts {
     pub udp: Option<UdpSetup>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// What a flood of connections may cost.
+    pub limits: NetLimits,
+}
+
+/// The limits that keep a flood of connections cheap.
+#[derive(Debug, Clone)]
+pub struct NetLimits {
+    /// `--ip-exempt`: addresses `--connect-rate` skips.
+    pub ip_exempt: CidrList,
+    /// `--connect-rate` and `--connect-burst`, if limited.
+    pub connect_rate: Option<Rate>,
+    /// `--sndbuf`.
+    pub sndbuf: usize,
+    /// `--max-lingering`.
+    pub max_lingering: usize,
 }
 
 /// The event loop and everything it owns.
@@ -183,6 +206,12 @@ pub struct Reactor {
     udp: Option<Udp>,
     /// Keep-alive probing for TCP clients, if on.
     keepalive: Option<socket2::TcpKeepalive>,
+    /// `--ip-exempt`.
+    exempt: CidrList,
+    /// `--connect-rate` per network, if limited.
+    connect_rate: Option<ConnectRate>,
+    /// `--sndbuf`.
+    sndbuf: usize,
 }
 
 /// How to tell mio to watch a connection.
@@ -213,6 +242,7 @@ impl Reactor {
             search,
             udp,
             tcp_keepalive,
+            limits,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -264,6 +294,7 @@ impl Reactor {
                 disk,
                 searcher,
                 max_outbuf,
+                max_lingering: limits.max_lingering,
                 now,
             },
             console: None,
@@ -283,6 +314,9 @@ impl Reactor {
                     .with_interval(KEEPALIVE_INTERVAL)
                     .with_retries(KEEPALIVE_PROBES)
             }),
+            exempt: limits.ip_exempt,
+            connect_rate: limits.connect_rate.map(|rate| ConnectRate::new(rate, now)),
+            sndbuf: limits.sndbuf,
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();

@@ -38,21 +38,21 @@ impl Room {
                 out,
                 format_args!("The chat room is full ({max}/{max}). Try again later."),
             );
-            out.close(key);
+            out.refuse(key);
             return;
         }
         if self.joining >= self.cfg.max_joining {
             // Rather than turn the newcomer away (ten silent sockets would
             // lock everyone out), make room: the connection waiting longest
             // from the address with the most connections waiting goes.
-            let victim = self.eviction_candidate(via).unwrap_or(key);
+            let victim = self.eviction_candidate(via, now).unwrap_or(key);
             self.tell(
                 victim,
                 now,
                 out,
                 format_args!("Too many people are joining right now. Try again in a minute."),
             );
-            out.close(victim);
+            out.refuse(victim);
             if victim == key {
                 return;
             }
@@ -69,8 +69,13 @@ impl Room {
     /// Among connections still choosing a nickname, the one to drop to make
     /// room: from the address with the most of them waiting (the newcomer's
     /// own address wins ties), the one waiting longest. The console is never
-    /// chosen.
-    fn eviction_candidate(&self, newcomer: Via) -> Option<ConnKey> {
+    /// chosen, and neither is someone alone from their address who has been
+    /// at the prompt for less than half of `--login-timeout`: a person
+    /// typing their nickname. Otherwise a flood of fresh sockets, each from
+    /// an address of its own, would push them out within a second; with
+    /// everyone protected, the newcomer is the one turned away.
+    fn eviction_candidate(&self, newcomer: Via, now: Now) -> Option<ConnKey> {
+        let grace = self.cfg.login_timeout / 2;
         let choosing = self.members.iter().enumerate().filter_map(|(key, member)| {
             let member = member.as_ref()?;
             let origin = member.origin?;
@@ -84,23 +89,25 @@ impl Room {
         if let Some((key, _, _)) = datagram {
             return Some(key);
         }
-        let mut waiting: HashMap<std::net::IpAddr, (usize, u64, ConnKey)> = HashMap::new();
+        let mut waiting: HashMap<std::net::IpAddr, (usize, u64, ConnKey, bool)> = HashMap::new();
         for (key, member, origin) in choosing {
             let entry = waiting
                 .entry(network(origin.ip()))
-                .or_insert((0, u64::MAX, key));
+                .or_insert((0, u64::MAX, key, false));
             entry.0 += 1;
             if member.uid < entry.1 {
-                (entry.1, entry.2) = (member.uid, key);
+                let typing = now.mono.saturating_duration_since(member.heard) < grace;
+                (entry.1, entry.2, entry.3) = (member.uid, key, typing);
             }
         }
         let newcomer = Some(network(newcomer.addr().ip()));
         waiting
             .iter()
-            .max_by_key(|(ip, (count, uid, _))| {
+            .filter(|(_, (count, _, _, typing))| *count > 1 || !typing)
+            .max_by_key(|(ip, (count, uid, _, _))| {
                 (*count, Some(**ip) == newcomer, std::cmp::Reverse(*uid))
             })
-            .map(|(_, (_, _, key))| *key)
+            .map(|(_, (_, _, key, _))| *key)
     }
 
     /// The operator's terminal (`--console`) joins directly as `nick`, with

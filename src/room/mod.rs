@@ -257,8 +257,10 @@ impl Room {
         let Some(member) = self.member_mut(key) else {
             return;
         };
-        member.heard = now.mono;
         let line = match input {
+            // Reported as soon as it passes the limit, before its newline:
+            // bytes, not a line, so not a sign of life for --idle-timeout
+            // (a line grown past the limit now and then would keep a seat).
             Input::TooLong => {
                 let max = self.cfg.max_line;
                 self.tell(
@@ -269,7 +271,10 @@ impl Room {
                 );
                 return;
             }
-            Input::Line(line) => line,
+            Input::Line(line) => {
+                member.heard = now.mono;
+                line
+            }
         };
         let clean = sanitize(line);
         let line = clean.as_ref();

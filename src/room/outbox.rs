@@ -20,6 +20,15 @@ pub trait Outbox {
     /// Closes connection `to` once what was queued for it has been sent.
     /// The room has already forgotten it.
     fn close(&mut self, to: ConnKey);
+    /// Turns connection `to` away (room full, too busy, too many from its
+    /// address, banned): what was queued for it gets one write, without
+    /// waiting, and it is closed at once. Unlike [`Outbox::close`], which
+    /// waits a little for the goodbye to be read, this holds nothing for a
+    /// client that never hangs up: a flood of refused connections must not
+    /// use up the server's descriptors. The room has already forgotten it.
+    fn refuse(&mut self, to: ConnKey) {
+        self.close(to);
+    }
     /// Whether there is a room log; if not, [`Outbox::log`] is not called.
     fn logging(&self) -> bool;
     /// Appends one line (timestamp included, no newline) to the room log.

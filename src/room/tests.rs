@@ -1258,3 +1258,52 @@ fn emoticons_lists_the_whole_table() {
     }
     assert!(lines.len() < crate::emoticons::TABLE.len());
 }
+
+/// Fresh sockets from addresses of their own (a hundred addresses taking
+/// turns) cannot push out someone alone at the prompt who is still within
+/// half of --login-timeout: the newcomer is turned away instead. Past
+/// that, or with company from the same address, the old rule applies.
+#[test]
+fn someone_typing_a_nickname_outlasts_a_flood_of_fresh_addresses() {
+    let cfg = RoomConfig {
+        max_joining: 3,
+        login_timeout: Duration::from_secs(60),
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
+    let open = |h: &mut Harness, ip: &str| {
+        let key = h.next_key;
+        h.next_key += 1;
+        h.open(key, Via::Stream(addr(&format!("{ip}:5000"))))
+    };
+    let typing = open(&mut h, "10.0.0.7");
+    let flood: Vec<ConnKey> = (1..=20)
+        .map(|i| open(&mut h, &format!("10.0.1.{i}")))
+        .collect();
+    assert!(!h.closed(typing));
+    // Two of the flood got in; everyone after them was turned away.
+    assert!(!h.closed(flood[0]) && !h.closed(flood[1]));
+    for late in &flood[2..] {
+        assert!(h.closed(*late));
+        assert_eq!(
+            h.lines(*late),
+            ["[Server]: Too many people are joining right now. Try again in a minute."]
+        );
+    }
+    // Nor can one of those addresses coming back push out its own socket
+    // (only company already waiting makes an address fair game).
+    let back = open(&mut h, "10.0.1.1");
+    assert!(h.closed(back) && !h.closed(flood[0]) && !h.closed(typing));
+    h.say(typing, "Tara");
+    assert_eq!(
+        h.lines(typing).last().map(String::as_str),
+        Some("[Server]: Welcome, Tara! Type /help for commands.")
+    );
+    // Half the login timeout later, a silent socket alone is fair game:
+    // the one waiting longest goes first.
+    let idle = open(&mut h, "10.0.2.1");
+    h.advance(Duration::from_secs(30));
+    let newcomer = open(&mut h, "10.0.2.2");
+    assert!(h.closed(flood[0]), "the oldest past the grace");
+    assert!(!h.closed(flood[1]) && !h.closed(idle) && !h.closed(newcomer));
+}

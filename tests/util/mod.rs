@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -189,6 +189,13 @@ impl Server {
         self.child.id()
     }
 
+    /// File descriptors the server holds open right now (from /proc).
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+
     /// Hands the folder over (the process is killed) for a restart.
     pub fn into_dir(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -309,6 +316,26 @@ impl Client {
     /// Connects to `addr`.
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, READ_TIMEOUT).expect("connect");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        stream
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects to `addr` from the local address `from`: on Linux every
+    /// 127.x.y.z is loopback, so one machine can play many addresses.
+    pub fn connect_from(addr: SocketAddr, from: IpAddr) -> Client {
+        Client::from_stream(connect_from(addr, from).expect("connect"))
+    }
+
+    /// Wraps a connected socket, with the usual deadlines.
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
             .expect("timeout");
@@ -559,6 +586,60 @@ impl Server {
         all.extend_from_slice(args);
         ChatClient::start(&all)
     }
+}
+
+/// A TCP connection to `addr` from the local address `from` (bound before
+/// connecting), with the connect bounded by [`READ_TIMEOUT`].
+pub fn connect_from(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::new(from, 0).into())?;
+    socket.connect_timeout(&addr.into(), READ_TIMEOUT)?;
+    Ok(socket.into())
+}
+
+/// The kernel's TCP memory for the whole machine, in pages: the `mem`
+/// figure of the `TCP:` line of `/proc/net/sockstat`.
+pub fn tcp_memory_pages() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/sockstat").expect("/proc/net/sockstat");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("TCP:"))
+        .expect("a TCP line in sockstat");
+    let mut words = line.split_whitespace();
+    while let Some(word) = words.next() {
+        if word == "mem" {
+            return words
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("a page count after mem");
+        }
+    }
+    panic!("no mem in {line:?}");
+}
+
+/// IPv4 sockets whose local port is `port` (the server's side of its
+/// connections, and the listener), from `/proc/net/tcp`: for each, its
+/// state (hex, as the kernel prints it) and the bytes in its send queue.
+pub fn server_sockets(port: u16) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let wanted = format!("{port:04X}");
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            if local_port != wanted {
+                return None;
+            }
+            let state = fields.get(3)?.to_string();
+            let tx = fields.get(4)?.split(':').next()?;
+            Some((state, u64::from_str_radix(tx, 16).ok()?))
+        })
+        .collect()
 }
 
 /// A loopback port with nothing listening on it (bound, then let go).

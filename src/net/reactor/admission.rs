@@ -1,14 +1,15 @@
 //! Accepting: new sockets in, a newcomer turned away when the process is
-//! out of descriptors, and each connection seated in the slab.
+//! out of descriptors or its address connects too often, and each
+//! connection seated in the slab.
 
-use super::{Reactor, ACCEPT_BACKOFF, ACCEPT_BATCH, BUSY_LINE};
+use super::{Reactor, ACCEPT_BACKOFF, ACCEPT_BATCH, BUSY_LINE, THROTTLED_LINE};
 use crate::clock::Now;
 use crate::net::charset::Charset;
 use crate::net::conn::{Conn, Stream};
 use crate::room::Via;
 use mio::{Interest, Token};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
 impl Reactor {
@@ -60,16 +61,35 @@ impl Reactor {
         self.accept_paused = Some(now.mono + ACCEPT_BACKOFF);
     }
 
-    /// Seats a new network client and lets the room welcome it.
-    fn admit(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, now: Now) {
+    /// Seats a new network client and lets the room welcome it, unless its
+    /// address is over `--connect-rate`.
+    fn admit(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr, now: Now) {
+        if let Some(rate) = &mut self.connect_rate {
+            if !self.exempt.exempt(peer.ip()) && !rate.admit(peer.ip(), now.mono) {
+                log::debug!("{peer}: over --connect-rate, turned away");
+                // One try: a client whose buffer cannot take one line is
+                // not worth waiting for. Reading what it may have sent
+                // first lets the close be a FIN that delivers the line,
+                // not a reset that could destroy it.
+                let _ = stream.read(&mut self.scratch);
+                let _ = stream.write(THROTTLED_LINE);
+                return;
+            }
+        }
         // Chat is many small writes that must not wait for the next one.
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("set_nodelay failed for {peer}: {e}");
         }
+        let socket = socket2::SockRef::from(&stream);
         if let Some(keepalive) = &self.keepalive {
-            if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive) {
+            if let Err(e) = socket.set_tcp_keepalive(keepalive) {
                 log::debug!("keep-alive failed for {peer}: {e}");
             }
+        }
+        // Fixing the size also turns off the kernel's growing it, up to
+        // tcp_wmem's maximum, for a client that does not read.
+        if let Err(e) = socket.set_send_buffer_size(self.sndbuf) {
+            log::debug!("SO_SNDBUF failed for {peer}: {e}");
         }
         let charset = Charset::detecting(self.default_encoding);
         match self.add(Stream::Tcp(stream), Some(peer), charset) {

@@ -8,7 +8,7 @@ use crate::net::conn::{Conn, Phase, Stream};
 use crate::net::outq::Flushed;
 use crate::room::Gone;
 use mio::Token;
-use std::io;
+use std::io::{self, Read};
 
 impl Reactor {
     /// Writes every connection that has output queued.
@@ -40,6 +40,12 @@ impl Reactor {
                         continue;
                     }
                 };
+                if conn.refused {
+                    // Turned away: that one write was all it gets.
+                    conn.phase = Phase::Dead;
+                    self.io.dead.push(key);
+                    continue;
+                }
                 if conn.outq.len() > self.io.max_outbuf {
                     // Written what the socket took; the rest is too much.
                     failed.push((key, Gone::SlowReader, io::ErrorKind::WouldBlock.into()));
@@ -96,7 +102,7 @@ impl Reactor {
             if let Some(conn) = self.io.conns.get(key) {
                 if conn.serial == serial && !conn.is_dead() {
                     log::debug!("conn {key}: did not finish closing in time");
-                    self.io.kill(key);
+                    self.io.abort(key);
                 }
             }
         }
@@ -112,6 +118,11 @@ impl Reactor {
             let mut conn = self.io.conns.remove(key);
             if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
                 log::debug!("conn {key}: deregister failed: {e}");
+            }
+            if conn.refused {
+                // Input left unread would turn the close into a reset,
+                // which can destroy the one line it was sent.
+                let _ = conn.stream.read(&mut self.scratch);
             }
             if let (Stream::Udp { peer, .. }, Some(udp)) = (&conn.stream, &mut self.udp) {
                 if udp.peers.get(peer) == Some(&(key, conn.serial)) {

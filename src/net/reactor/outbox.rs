@@ -34,6 +34,8 @@ pub(super) struct Io {
     pub(super) searcher: Option<Searcher>,
     /// `--max-outbuf`.
     pub(super) max_outbuf: usize,
+    /// `--max-lingering`.
+    pub(super) max_lingering: usize,
     /// The time of this turn.
     pub(super) now: Instant,
 }
@@ -56,10 +58,41 @@ impl Io {
         }
     }
 
-    pub(super) fn linger(&mut self, key: usize) {
+    /// Gives up on a connection: it is reset, so nothing it left unsent
+    /// stays in the kernel.
+    pub(super) fn abort(&mut self, key: usize) {
         if let Some(conn) = self.conns.get(key) {
-            self.closing
-                .push_back((self.now + CLOSE_LINGER, key, conn.serial));
+            conn.stream.reset_on_close();
+        }
+        self.kill(key);
+    }
+
+    /// Lets a closing connection finish: up to [`CLOSE_LINGER`] for its
+    /// client to read the last lines and hang up. Past `--max-lingering`
+    /// such connections the oldest is given up on.
+    pub(super) fn linger(&mut self, key: usize) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        self.closing
+            .push_back((self.now + CLOSE_LINGER, key, conn.serial));
+        if self.closing.len() <= self.max_lingering {
+            return;
+        }
+        // Entries of connections that have finished since are only dropped
+        // when they reach the front: drop them all before counting.
+        let conns = &self.conns;
+        self.closing.retain(|&(_, key, serial)| {
+            conns
+                .get(key)
+                .is_some_and(|c| c.serial == serial && !c.is_dead())
+        });
+        while self.closing.len() > self.max_lingering {
+            let Some((_, oldest, _)) = self.closing.pop_front() else {
+                break;
+            };
+            log::debug!("conn {oldest}: too many closing connections, given up on");
+            self.abort(oldest);
         }
     }
 
@@ -114,6 +147,14 @@ impl Outbox for Io {
         if let Some(conn) = self.conns.get_mut(to) {
             conn.close();
             self.linger(to);
+            self.mark_dirty(to);
+        }
+    }
+
+    fn refuse(&mut self, to: ConnKey) {
+        if let Some(conn) = self.conns.get_mut(to) {
+            conn.close();
+            conn.refused = true;
             self.mark_dirty(to);
         }
     }

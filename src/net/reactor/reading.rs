@@ -127,7 +127,9 @@ impl Reactor {
             }
         }
         let was_open = self.io.conns.get(key).is_some_and(Conn::is_open);
-        self.io.kill(key);
+        // Reset, not closed: what it did not read would otherwise stay in
+        // the kernel for as long as the client keeps its window shut.
+        self.io.abort(key);
         if was_open {
             self.room.gone(key, Gone::SlowReader, now, &mut self.io);
         }
