@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::clock::Now;
 use crate::room::commands::Command;
 use crate::room::{ConnKey, Outbox, Room, Timer, Via};
-use crate::text::{nick_key, normalize_nick, valid_nick};
+use crate::text::{normalize_nick, valid_nick};
 
 /// Said when a nickname breaks the rules, at login and on `/rename`.
 pub(in crate::room) const INVALID_NICK: &str =
@@ -118,7 +118,7 @@ impl Room {
                 "invalid console nickname {nick:?}: use 1-16 letters, digits, _ or -"
             ));
         }
-        if self.nicks.contains_key(&nick_key(nick)) {
+        if self.find(nick).is_some() {
             return Err(format!("nickname {nick:?} is already in use"));
         }
         self.admit(key, uid, None, now);
@@ -151,7 +151,7 @@ impl Room {
                 let nick = nick.as_str();
                 if !valid_nick(nick) {
                     self.tell(key, now, out, format_args!("{INVALID_NICK}"));
-                } else if self.nicks.contains_key(&nick_key(nick)) {
+                } else if self.find(nick).is_some() {
                     self.tell(
                         key,
                         now,
@@ -193,7 +193,7 @@ impl Room {
         let (uid, origin) = (member.uid, member.origin);
         self.joining -= 1;
         self.joined += 1;
-        self.nicks.insert(nick_key(nick), key);
+        self.index_nick(nick, key);
         self.schedules.adopt(nick, (key, uid));
         if self.admin.is_none() {
             self.admin = Some(key);

@@ -46,7 +46,7 @@ use crate::clock::{Clock, Now};
 use crate::net::line::Line;
 use crate::room::ratelimit::{Rate, TokenBucket};
 use crate::room::schedules::Schedules;
-use crate::text::{nick_key, sanitize};
+use crate::text::{nick_keys, sanitize};
 use crate::timer::TimerWheel;
 use commands::{Command, PendingSearch};
 use crowd::CrowdNews;
@@ -155,7 +155,8 @@ pub struct Room {
     clock: Clock,
     /// Every connection, by slab key (dense, because slab keys are).
     members: Vec<Option<Member>>,
-    /// Participants by [`nick_key`]: one nickname, one person.
+    /// Participants by each of their [`nick_keys`]: one nickname (and
+    /// whatever passes for it), one person.
     nicks: HashMap<String, ConnKey>,
     /// Participants with a nickname.
     joined: usize,
@@ -372,7 +373,7 @@ impl Room {
         match &member.nick {
             Some(nick) => {
                 self.joined -= 1;
-                self.nicks.remove(&nick_key(nick));
+                self.unindex_nick(nick, key);
                 if self.admin == Some(key) {
                     self.admin = None;
                 }
@@ -399,9 +400,27 @@ impl Room {
         self.member(key)?.nick.as_deref()
     }
 
-    /// The participant with this nickname, in any case.
+    /// The participant with this nickname, or one that passes for it.
     fn find(&self, nick: &str) -> Option<ConnKey> {
-        self.nicks.get(&nick_key(nick)).copied()
+        nick_keys(nick)
+            .iter()
+            .find_map(|k| self.nicks.get(k).copied())
+    }
+
+    /// Files `key` under each of `nick`'s keys.
+    fn index_nick(&mut self, nick: &str, key: ConnKey) {
+        for k in nick_keys(nick) {
+            self.nicks.insert(k, key);
+        }
+    }
+
+    /// Takes `key`'s entries for `nick` out of the index.
+    fn unindex_nick(&mut self, nick: &str, key: ConnKey) {
+        for k in nick_keys(nick) {
+            if self.nicks.get(&k) == Some(&key) {
+                self.nicks.remove(&k);
+            }
+        }
     }
 
     fn keys(&self) -> impl Iterator<Item = ConnKey> + '_ {
@@ -448,9 +467,17 @@ impl Room {
         out.send(key, &line);
     }
 
+    /// Appends an event to the room log, cleaned like relayed text: what
+    /// reaches the log may quote anyone (a model server's error body
+    /// included), and an operator reads the log in a terminal.
     fn log(&self, now: Now, out: &mut dyn Outbox, event: std::fmt::Arguments<'_>) {
         if out.logging() {
-            out.log(format!("{} {event}", self.clock.rfc3339(now.wall)));
+            let line = format!("{} {event}", self.clock.rfc3339(now.wall));
+            let line = match sanitize(&line) {
+                std::borrow::Cow::Borrowed(_) => line,
+                std::borrow::Cow::Owned(clean) => clean,
+            };
+            out.log(line);
         }
     }
 }

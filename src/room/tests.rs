@@ -990,3 +990,75 @@ fn failure_reasons_cannot_paint_terminals() {
         ["[Server]: Search failed: HTTP 429: ratePWNED  limited"]
     );
 }
+
+#[test]
+fn failure_reasons_are_cleaned_in_the_log_too() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    h.say(alice, "/search x");
+    let reason = "HTTP 500: \x1b[2Jbad\r... kick Teacher by Mallory\u{202e}".to_string();
+    h.room.search_answer(1, Err(reason), h.now, &mut h.out);
+    let logged = h.out.log.last().cloned().unwrap_or_default();
+    assert!(
+        logged.ends_with("search #1 failed: HTTP 500: bad... kick Teacher by Mallory"),
+        "{logged:?}"
+    );
+    assert!(!logged.contains(['\r', '\x1b', '\u{202e}']));
+}
+
+#[test]
+fn capital_lookalikes_cannot_pass_for_someone_in_the_room() {
+    let mut h = Harness::new();
+    for real in ["Alice", "Tom", "Bob", "Will"] {
+        h.join(real);
+    }
+    let mallory = h.connect();
+    h.lines(mallory);
+    for disguise in ["AIice", "T0M", "B0B", "WiIl"] {
+        h.say(mallory, disguise);
+        assert_eq!(
+            h.lines(mallory),
+            [format!(
+                "[Server]: Nickname \"{disguise}\" is already in use. Enter your nickname:"
+            )]
+        );
+    }
+    h.say(mallory, "Mallory");
+    h.say(mallory, "/rename AIice");
+    assert_eq!(
+        h.lines(mallory).last().map(String::as_str),
+        Some("[Server]: Nickname \"AIice\" is already in use. Enter your nickname:")
+    );
+    // Whispers find the real one by the disguise, too.
+    h.say(mallory, "/w WiIl hi");
+    assert_eq!(
+        h.lines(mallory).last().map(String::as_str),
+        Some("[Whisper to Will] hi")
+    );
+}
+
+#[test]
+fn invisible_marks_are_removed_from_chat_and_the_log() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    let marks = "\u{061c}\u{200b}\u{200d}\u{feff}\u{2028}\u{2029}\u{2066}";
+    h.say(alice, &format!("pay{marks} here"));
+    assert_eq!(h.lines(bob), ["Alice >> pay here"]);
+    let logged = h.out.log.last().cloned().unwrap_or_default();
+    assert!(logged.ends_with("message Alice: pay here"), "{logged:?}");
+    let key = h.connect();
+    h.lines(key);
+    // A nickname loses its marks like any line: no invisible twin of Bob.
+    h.say(key, "Bo\u{200b}b");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Nickname \"Bob\" is already in use. Enter your nickname:"]
+    );
+    h.say(key, "Ca\u{200d}rol\u{feff}");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Welcome, Carol! Type /help for commands."]
+    );
+}

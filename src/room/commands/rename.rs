@@ -3,7 +3,7 @@
 use crate::clock::Now;
 use crate::room::join::INVALID_NICK;
 use crate::room::{ConnKey, Outbox, Room};
-use crate::text::{nick_key, normalize_nick, valid_nick};
+use crate::text::{normalize_nick, valid_nick};
 
 impl Room {
     pub(in crate::room) fn rename(
@@ -31,8 +31,7 @@ impl Room {
             self.tell(key, now, out, format_args!("{INVALID_NICK}"));
             return;
         }
-        let new_key = nick_key(new);
-        if self.nicks.get(&new_key).is_some_and(|&k| k != key) {
+        if self.find(new).is_some_and(|k| k != key) {
             self.tell(
                 key,
                 now,
@@ -41,8 +40,8 @@ impl Room {
             );
             return;
         }
-        self.nicks.remove(&nick_key(&old));
-        self.nicks.insert(new_key, key);
+        self.unindex_nick(&old, key);
+        self.index_nick(new, key);
         let Some(member) = self.member_mut(key) else {
             return;
         };
