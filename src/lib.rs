@@ -17,6 +17,8 @@
 //!   the command parser, flood control, the pending scheduled messages.
 //! - [`store`]: the room log and the state file, written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
+//! - [`passwords`]: the room password, the admin password's hash, and the
+//!   thread that checks admin passwords (slow by design).
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
@@ -36,6 +38,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod net;
+pub mod passwords;
 pub mod room;
 pub mod search;
 pub mod serve;
