@@ -54,8 +54,21 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         &state,
     )?;
     let pending = state.messages.len();
+    let mut rules = config.room.clone();
+    if let Some(path) = &config.password_file {
+        rules.password = Some(crate::passwords::read_room_password(path)?);
+        log::info!("the room asks for a password");
+    }
+    let admin_hash = match &config.admin_password_file {
+        Some(path) => {
+            let hash = crate::passwords::read_admin_hash(path)?;
+            log::info!("admins are made by /admin with the password");
+            Some(hash)
+        }
+        None => None,
+    };
     let room = Room::new(
-        config.room.clone(),
+        rules,
         Clock::new(config.timezone.clone(), config.timestamps),
         Schedules::restore(state),
         Now::read(),
@@ -111,6 +124,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         search,
         udp,
         tcp_keepalive: config.tcp_keepalive,
+        admin_hash,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");

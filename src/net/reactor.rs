@@ -64,6 +64,7 @@ use crate::net::codec::Frames;
 use crate::net::conn::{Phase, Stream};
 use crate::net::console::Console;
 use crate::net::line::TurnBuffer;
+use crate::passwords::Checker;
 use crate::room::Room;
 use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
@@ -74,7 +75,7 @@ use udp::Udp;
 const LISTENER: Token = Token(usize::MAX);
 /// The signal self-pipe's token.
 const SIGNALS: Token = Token(usize::MAX - 1);
-/// The waker's token: a `/search` answer is waiting.
+/// The waker's token: a `/search` answer or an admin password verdict is waiting.
 const WAKER: Token = Token(usize::MAX - 2);
 /// The UDP socket's token (`--udp`).
 const UDP: Token = Token(usize::MAX - 3);
@@ -131,6 +132,8 @@ pub struct Parts {
     pub udp: Option<(mio::net::UdpSocket, Duration)>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// The admin password's hash (`--admin-password-file`), for the checker thread.
+    pub admin_hash: Option<String>,
 }
 
 /// The event loop and everything it owns.
@@ -213,6 +216,7 @@ impl Reactor {
             search,
             udp,
             tcp_keepalive,
+            admin_hash,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -221,12 +225,31 @@ impl Reactor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch for signals")?;
-        let searcher = match search {
-            Some((endpoint, workers)) => {
-                // One waker per poller; the workers share it.
-                let waker = Arc::new(
-                    Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
-                );
+        // One waker per poller; the search workers and the checker share it.
+        let waker = if search.is_some() || admin_hash.is_some() {
+            Some(Arc::new(
+                Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
+            ))
+        } else {
+            None
+        };
+        let checker = match (admin_hash, &waker) {
+            (Some(hash), Some(waker)) => {
+                let waker = Arc::clone(waker);
+                let wake = move || {
+                    if let Err(e) = waker.wake() {
+                        log::error!("cannot wake the reactor: {e}");
+                    }
+                };
+                Some(
+                    Checker::start(hash, wake)
+                        .context("cannot start the admin password checker")?,
+                )
+            }
+            _ => None,
+        };
+        let searcher = match (search, waker) {
+            (Some((endpoint, workers)), Some(waker)) => {
                 let queue = room.search_capacity();
                 let wake = move || {
                     if let Err(e) = waker.wake() {
@@ -238,7 +261,7 @@ impl Reactor {
                         .context("cannot start the /search workers")?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let now = Instant::now();
         let udp = match udp {
@@ -276,6 +299,7 @@ impl Reactor {
                 turn: TurnBuffer::default(),
                 disk,
                 searcher,
+                checker,
                 max_outbuf,
                 now,
             },
@@ -434,8 +458,16 @@ impl Reactor {
         .map(|at| at.saturating_duration_since(now))
     }
 
-    /// Hands the model's answers that have arrived to the room.
+    /// Hands the model's answers and the admin password verdicts that
+    /// have arrived to the room.
     fn take_answers(&mut self, now: Now) {
+        if let Some(checker) = &self.io.checker {
+            let verdicts: Vec<_> = std::iter::from_fn(|| checker.try_verdict()).collect();
+            for verdict in verdicts {
+                self.room
+                    .admin_verdict(verdict.id, verdict.right, now, &mut self.io);
+            }
+        }
         let Some(searcher) = &self.io.searcher else {
             return;
         };

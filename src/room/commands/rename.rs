@@ -31,6 +31,16 @@ impl Room {
             self.tell(key, now, out, format_args!("{INVALID_NICK}"));
             return;
         }
+        if let Some(until) = self.bans.of_nick(new, now.mono).map(|b| b.until_wall) {
+            let until = self.clock_minute(until);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Nickname \"{new}\" is banned from this room until {until}."),
+            );
+            return;
+        }
         if self.find(new).is_some_and(|k| k != key) {
             self.tell(
                 key,
@@ -48,7 +58,6 @@ impl Room {
         member.nick = Some(new.to_string());
         let uid = member.uid;
         self.schedules.rename_author(uid, new);
-        self.schedules.adopt(new, (key, uid));
         let line = self.notice(
             now,
             format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),
