@@ -278,6 +278,34 @@ impl Client {
         }
     }
 
+    /// Connects to `addr` from the local address `from` (another loopback
+    /// address such as 127.0.0.2: a second "address" on one machine).
+    pub fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Client {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("socket");
+        socket
+            .bind(&SocketAddr::new(from, 0).into())
+            .expect("bind the local address");
+        socket
+            .connect_timeout(&addr.into(), READ_TIMEOUT)
+            .expect("connect");
+        let stream: TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        stream
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// Sends `text` and a newline.
     pub fn send(&mut self, text: &str) {
         self.send_raw(format!("{text}\n").as_bytes());
