@@ -14,7 +14,9 @@
 //!   outgoing lines and output queues; the console and the signals.
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
-//!   the command parser, flood control, the pending scheduled messages.
+//!   the command parser, flood control, the pending scheduled messages, and
+//!   what keeps strangers in check: the room password, bans, per-address
+//!   limits.
 //! - [`store`]: the room log and the state file, written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`passwords`]: the room password, the admin password's hash, and the
