@@ -24,11 +24,20 @@ impl Room {
         now: Now,
         out: &mut dyn Outbox,
     ) {
-        if command == Command::Exit {
-            self.tell(key, now, out, format_args!("Bye!"));
-            self.remove(key);
-            out.close(key);
-            return;
+        match command {
+            Command::Exit => {
+                self.tell(key, now, out, format_args!("Bye!"));
+                self.remove(key);
+                out.close(key);
+                return;
+            }
+            // A CP949 client says so before anything else (`suda connect
+            // --encoding cp949`): that is no guess at the password.
+            Command::Encoding(name) => {
+                self.set_encoding(key, name, now, out);
+                return;
+            }
+            _ => {}
         }
         let Some(member) = self.member(key) else {
             return;

@@ -67,6 +67,21 @@ fn room_password_comes_before_the_nickname() {
 }
 
 #[test]
+fn encoding_and_exit_are_no_guesses_at_the_password() {
+    let mut h = Harness::with(with_password(), Schedules::default());
+    let key = h.connect_from(STRANGER);
+    h.say(key, "/encoding cp949");
+    assert_eq!(h.out.encoding(key), Encoding::Cp949);
+    h.lines(key);
+    h.say(key, "open sesame");
+    assert_eq!(h.lines(key), ["[Server]: Enter your nickname:"]);
+    let leaving = h.connect_from(STRANGER);
+    h.say(leaving, "/exit");
+    assert_eq!(h.lines(leaving), ["[Server]: Bye!"]);
+    assert!(h.closed(leaving));
+}
+
+#[test]
 fn wrong_room_password_closes_after_a_pause_and_is_never_logged() {
     let mut h = Harness::with(with_password(), Schedules::default());
     let key = h.connect_from(STRANGER);
