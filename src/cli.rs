@@ -31,6 +31,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Join a chat server from this terminal.
     Connect(Box<ConnectArgs>),
+    /// Print the hash of an admin password, for --admin-password-file: asks
+    /// twice without echo at a terminal, or reads one line from a pipe.
+    HashPassword,
 }
 
 /// `suda serve`.
@@ -79,20 +82,48 @@ pub struct ServeArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub login_timeout: Duration,
 
-    /// Close participants silent this long ("off" never does).
-    #[arg(long, default_value = "off", value_parser = parse_optional_duration, value_name = "DURATION|off")]
+    /// Close participants who sent no line for this long ("off" never
+    /// does): longer than a double lecture, so a silent class keeps its
+    /// seats, while a forgotten or trickling socket gives its seat back.
+    #[arg(long, default_value = "2h", value_parser = parse_optional_duration, value_name = "DURATION|off")]
     pub idle_timeout: OptionalDuration,
+
+    /// Ask for a room password (the file's first line) before the nickname.
+    /// Those who gave it do not count against --max-per-ip.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+
+    /// Admins are made by `/admin <password>`, checked against the hash in
+    /// this file (made by `suda hash-password`), not by joining first.
+    #[arg(long, value_name = "PATH")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// Connections at once from one address (IPv6: one /64), so a stranger
+    /// cannot fill the room [default: half of --max-clients, at least 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_per_ip: Option<u32>,
+
+    /// Addresses (CIDR blocks, comma-separated, e.g. 10.0.0.0/8,2001:db8::/32,
+    /// or "none") that skip the per-address limits, the connect rate and the
+    /// password throttles, and whose address a kick does not ban (only the
+    /// nickname). Loopback is exempt by default because everything on this
+    /// machine shares it.
+    #[arg(long, default_value = "127.0.0.0/8,::1", value_parser = CidrList::parse, value_name = "CIDR,...|none")]
+    pub ip_exempt: CidrList,
+
+    /// How long /kick keeps the address and nickname out, unless the
+    /// admin gives a duration ("/kick Mallory 1h"); 0s bans no one.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub kick_ban: Duration,
+
+    /// Bans kept at most (in memory); past it, the one ending soonest goes.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_bans: u32,
 
     /// Probe a connection silent this long at the TCP level, so a client whose
     /// network vanished without a word is noticed and its seat freed ("off": never).
     #[arg(long, default_value = "60s", value_parser = parse_optional_duration, value_name = "DURATION|off")]
     pub tcp_keepalive: OptionalDuration,
-
-    /// Addresses the limits per address skip: CIDR blocks, comma-separated
-    /// (10.0.0.0/8,2001:db8::/32), or "none". Loopback is exempt by default
-    /// because everything on this machine shares it.
-    #[arg(long, default_value = "127.0.0.0/8,::1", value_parser = CidrList::parse, value_name = "CIDR,...|none")]
-    pub ip_exempt: CidrList,
 
     /// New connections per second from one address (IPv6: one /64), after
     /// --connect-burst; the rest are told to try again and closed at once,
@@ -177,6 +208,25 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
     pub max_scheduled_total: u32,
 
+    /// Pending scheduled messages written from one address (IPv6: one
+    /// /64), so reconnecting under new names cannot fill the room's quota.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pub max_scheduled_per_ip: u32,
+
+    /// Bytes of pending scheduled text in the whole room (memory and state
+    /// file stay small whatever --max-line is).
+    #[arg(long, default_value = "4MiB", value_parser = parse_size, value_name = "BYTES")]
+    pub max_scheduled_bytes: usize,
+
+    /// Scheduled messages sent per 100 ms at most: many due at once go out
+    /// over a few seconds instead of swamping readers.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub schedule_pace: u32,
+
+    /// Bytes of scheduled text sent per 100 ms at most (one message always goes).
+    #[arg(long, default_value = "32KiB", value_parser = parse_size, value_name = "BYTES")]
+    pub schedule_pace_bytes: usize,
+
     /// How far ahead a message may be scheduled.
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub max_schedule_ahead: Duration,
@@ -249,6 +299,11 @@ pub struct ConnectArgs {
         value_name = "NICK"
     )]
     pub nick: Option<String>,
+
+    /// Answer the room password prompt with the first line of this file
+    /// (at a terminal without it, the client asks, without echo).
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
 
     /// If --nick is taken, try NICK_2, NICK_3, ... this many times before
     /// asking you (0: ask at once).
@@ -564,7 +619,14 @@ mod tests {
         assert_eq!(args.rate, RateSpec(Some(5.0)));
         assert_eq!(args.burst, 20);
         assert_eq!(args.login_timeout, Duration::from_secs(60));
-        assert_eq!(args.idle_timeout, OptionalDuration(None));
+        assert_eq!(
+            args.idle_timeout,
+            OptionalDuration(Some(Duration::from_secs(7200)))
+        );
+        assert_eq!(args.kick_ban, Duration::from_secs(600));
+        assert_eq!(args.max_per_ip, None);
+        assert_eq!(args.ip_exempt, CidrList::loopback());
+        assert!(args.password_file.is_none() && args.admin_password_file.is_none());
         assert_eq!(args.default_encoding, Encoding::Utf8);
         assert_eq!(args.ip_exempt.to_string(), "127.0.0.0/8,::1/128");
         assert_eq!(args.connect_rate, RateSpec(Some(10.0)));
@@ -588,6 +650,8 @@ mod tests {
             ("--connect-rate", "fast"),
             ("--sndbuf", "100"),
             ("--max-lingering", "0"),
+            ("--max-per-ip", "0"),
+            ("--kick-ban", "forever"),
         ] {
             let err = serve(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");

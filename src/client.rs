@@ -95,6 +95,9 @@ enum End {
     /// `--nick` was refused and nobody is at a keyboard to pick another:
     /// the server's reason, without the question nobody will answer.
     NickRefused(String),
+    /// The room asks for a password and there is neither `--password-file`
+    /// nor a keyboard to type it.
+    PasswordNeeded,
 }
 
 /// Runs `suda connect`: one line on standard error and a non-zero exit
@@ -122,6 +125,10 @@ pub fn run(args: ConnectArgs) -> ExitCode {
             say(&format!(
                 "the nickname was refused ({answer}); try another --nick, or --nick-retries N"
             ));
+            ExitCode::FAILURE
+        }
+        Ok(End::PasswordNeeded) => {
+            eprintln!("suda: the room asks for a password: use --password-file PATH");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -165,6 +172,8 @@ struct Session {
     nick: Option<String>,
     /// Answers to the nickname prompt.
     auto: AutoNick,
+    /// The room password (`--password-file`), sent when asked for.
+    password: Option<String>,
     /// Lines typed while `auto` is answering, to send after it.
     held: VecDeque<String>,
     /// Readiness not yet used up (edge-triggered: read until WouldBlock).
@@ -207,6 +216,11 @@ impl Session {
                 args.log_dir.display()
             ));
         }
+        let password = args
+            .password_file
+            .as_deref()
+            .map(login::read_password_file)
+            .transpose()?;
         let label = args.server.trim().to_string();
         let failed = |why: String| {
             let udp = if args.udp { " (UDP)" } else { "" };
@@ -270,6 +284,7 @@ impl Session {
             incoming: Charset::detecting(Encoding::Utf8),
             nick: None,
             auto: AutoNick::new(args.nick.clone(), args.nick_retries),
+            password,
             held: VecDeque::new(),
             server_ready: false,
             stdin_ready: false,
@@ -493,6 +508,16 @@ impl Session {
                 self.screen.set_nick(None);
                 self.auto.restart();
             }
+            Event::Password => match self.password.clone() {
+                Some(password) => self.send_raw(&password),
+                None if self.screen.interactive() => self.screen.ask_secret(),
+                // Piped lines wait for --nick: none of them is the password.
+                None if self.auto.active() => {
+                    self.end.get_or_insert(End::PasswordNeeded);
+                }
+                // Without --nick, the first piped line answers, as with nc.
+                None => {}
+            },
             Event::Prompt(prompt) => {
                 if self.auto.active() {
                     match self.auto.answer(prompt) {
@@ -574,6 +599,8 @@ impl Session {
                     for item in typed.drain(..) {
                         match item {
                             Typed::Line(line) => self.submit(line),
+                            // Never held, shown or recorded.
+                            Typed::Secret(password) => self.send_raw(&password),
                             Typed::Quit => self.quit(),
                         }
                     }

@@ -55,6 +55,10 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// `/search`: where the model is and how many threads ask it.
     pub search: Option<SearchSetup>,
+    /// `--password-file`, read at startup.
+    pub password_file: Option<PathBuf>,
+    /// `--admin-password-file`, read at startup.
+    pub admin_password_file: Option<PathBuf>,
 }
 
 /// How `/search` reaches its model.
@@ -72,6 +76,13 @@ pub struct SearchSetup {
 /// must not be turned away, and a handful of silent sockets must not fill
 /// the waiting room.
 pub const MIN_JOINING: usize = 64;
+
+/// The default `--max-per-ip` is half of `--max-clients`, and at least
+/// this: one address cannot fill a default room of 10, and two people
+/// sharing a home connection can both join a tiny one. A class behind one
+/// school NAT needs the room password (those who gave it do not count)
+/// or a larger `--max-per-ip`.
+pub const MIN_PER_IP: usize = 2;
 
 /// The environment variable holding the `/search` API key.
 pub const API_KEY_VAR: &str = "OPENAI_API_KEY";
@@ -157,6 +168,18 @@ impl Config {
                 max_line: args.max_line,
                 max_scheduled: args.max_scheduled as usize,
                 max_scheduled_total: args.max_scheduled_total as usize,
+                max_scheduled_per_ip: args.max_scheduled_per_ip as usize,
+                max_scheduled_bytes: args.max_scheduled_bytes,
+                schedule_pace: args.schedule_pace as usize,
+                schedule_pace_bytes: args.schedule_pace_bytes,
+                password: None,
+                admin_password: args.admin_password_file.is_some(),
+                max_per_ip: args
+                    .max_per_ip
+                    .map_or((max_clients / 2).max(MIN_PER_IP), |n| n as usize),
+                ip_exempt: args.ip_exempt.clone(),
+                kick_ban: args.kick_ban,
+                max_bans: args.max_bans as usize,
                 max_schedule_ahead: args.max_schedule_ahead,
                 search: search_rules,
                 crowd_size: args.crowd_size as usize,
@@ -178,6 +201,8 @@ impl Config {
             log_file,
             state_file,
             search,
+            password_file: args.password_file,
+            admin_password_file: args.admin_password_file,
         })
     }
 }

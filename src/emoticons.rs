@@ -145,6 +145,23 @@ fn is_extender(c: char) -> bool {
     is_selector(c) || is_skin_tone(c) || is_tag(c) || c == KEYCAP || c == ZWJ
 }
 
+/// Whether a zero-width joiner between `before` and `after` glues one emoji
+/// sequence (👨‍👩‍👧: man, ZWJ, woman, ZWJ, girl), the only place a joiner
+/// belongs in chat; anywhere else it is an invisible mark and is removed.
+///
+/// ```
+/// use suda::emoticons::joins_emoji;
+/// assert!(joins_emoji(Some('👨'), Some('👩')));
+/// assert!(joins_emoji(Some('\u{FE0F}'), Some('🔥')));
+/// assert!(!joins_emoji(Some('a'), Some('b')));
+/// assert!(!joins_emoji(None, Some('👩')));
+/// ```
+pub fn joins_emoji(before: Option<char>, after: Option<char>) -> bool {
+    let glued =
+        |c: Option<char>| c.is_some_and(|c| is_pictograph(c) || is_selector(c) || is_skin_tone(c));
+    glued(before) && after.is_some_and(is_pictograph)
+}
+
 /// Emoji: the pictograph blocks and dingbats whole, and the symbols of
 /// other blocks that have an emoji form (⌚, ⏰, ↩, ▶, ⭐, ...). Other
 /// symbols CP949 lacks are not emoji: they still become `?`.

@@ -15,9 +15,13 @@
 //!   per datagram; the console and the signals.
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
-//!   the command parser, flood control, the pending scheduled messages.
+//!   the command parser, flood control, the pending scheduled messages, and
+//!   what keeps strangers in check: the room password, bans, per-address
+//!   limits.
 //! - [`store`]: the room log and the state file, written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
+//! - [`passwords`]: the room password, the admin password's hash, and the
+//!   thread that checks admin passwords (slow by design).
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
@@ -40,6 +44,7 @@ pub mod clock;
 pub mod config;
 pub mod emoticons;
 pub mod net;
+pub mod passwords;
 pub mod room;
 pub mod search;
 pub mod serve;

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Connect(args) => suda::client::run(*args),
+        Command::HashPassword => suda::passwords::hash_password_command(),
     }
 }
 

@@ -58,8 +58,21 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         &state,
     )?;
     let pending = state.messages.len();
+    let mut rules = config.room.clone();
+    if let Some(path) = &config.password_file {
+        rules.password = Some(crate::passwords::read_room_password(path)?);
+        log::info!("the room asks for a password");
+    }
+    let admin_hash = match &config.admin_password_file {
+        Some(path) => {
+            let hash = crate::passwords::read_admin_hash(path)?;
+            log::info!("admins are made by /admin with the password");
+            Some(hash)
+        }
+        None => None,
+    };
     let room = Room::new(
-        config.room.clone(),
+        rules,
         Clock::new(config.timezone.clone(), config.timestamps),
         Schedules::restore(state),
         Now::read(),
@@ -121,6 +134,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             sndbuf: config.sndbuf,
             max_lingering: config.max_lingering,
         },
+        admin_hash,
     })?;
     // Before the listening line, so whoever waits for that line has this too.
     match pending {

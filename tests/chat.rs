@@ -120,20 +120,22 @@ fn schedules_can_be_listed_and_cancelled() {
     let mut alice = server.join("Alice");
     let mut bob = server.join("Bob");
     alice.expect("[Server]: Bob has joined the chat.");
-    bob.send("/schedule 1s cancelled one");
-    bob.expect_prefix("[Server]: Message #1 scheduled for ");
-    bob.send("/schedule 1s kept one");
-    bob.expect_prefix("[Server]: Message #2 scheduled for ");
-    bob.send("/schedules");
-    bob.expect("[Server]: Your scheduled messages (2):");
-    bob.expect_prefix("[Server]:   #1 at ");
-    bob.expect_prefix("[Server]:   #2 at ");
-    alice.send("/unschedule 1");
-    alice.expect("[Server]: You have no scheduled message #1.");
+    // Alice joined first, so she is the admin: the author here is Alice,
+    // and Bob, who is not, tries to cancel.
+    alice.send("/schedule 1s cancelled one");
+    alice.expect_prefix("[Server]: Message #1 scheduled for ");
+    alice.send("/schedule 1s kept one");
+    alice.expect_prefix("[Server]: Message #2 scheduled for ");
+    alice.send("/schedules");
+    alice.expect("[Server]: Your scheduled messages (2):");
+    alice.expect_prefix("[Server]:   #1 at ");
+    alice.expect_prefix("[Server]:   #2 at ");
     bob.send("/unschedule 1");
-    bob.expect("[Server]: Message #1 cancelled.");
+    bob.expect("[Server]: You have no scheduled message #1.");
+    alice.send("/unschedule 1");
+    alice.expect("[Server]: Message #1 cancelled.");
     // The kept one arrives; the cancelled one never does (it was due first).
-    alice.expect("[Scheduled by Bob] kept one");
+    bob.expect("[Scheduled by Alice] kept one");
 }
 
 #[test]
@@ -164,9 +166,12 @@ fn help_lists_every_command_itself_included() {
         "/rename <new-nickname> ",
         "/whisper <nick> <message> ",
         "/schedule <when> <message> ",
-        "/schedules ",
+        "/schedules  ",
+        "/schedules all ",
         "/unschedule <id> ",
-        "/kick <nick> ",
+        "/kick <nick> [duration] ",
+        "/unban <nick> ",
+        "/admin <password> ",
         "/search <question> ",
         "/encoding <utf-8|cp949> ",
         "/emoticons ",
@@ -178,7 +183,7 @@ fn help_lists_every_command_itself_included() {
             .count();
         assert_eq!(listed, 1, "{command:?} in {lines:#?}");
     }
-    assert_eq!(lines.len(), 12, "{lines:#?}");
+    assert_eq!(lines.len(), 15, "{lines:#?}");
     // No model configured: /search is there, marked.
     let search = lines
         .iter()

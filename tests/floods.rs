@@ -225,6 +225,11 @@ fn connects_from_one_address_are_throttled() {
         "2/s",
         "--connect-burst",
         "5",
+        // Only the connect rate under test, not the seats per address.
+        "--max-per-ip",
+        "100",
+        "--max-clients",
+        "100",
     ]);
     let mut held = Vec::new();
     let (mut welcomed, mut throttled) = (0, 0);

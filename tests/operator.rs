@@ -98,26 +98,40 @@ fn sigterm_says_goodbye_and_keeps_scheduled_messages_for_the_next_run() {
     bob.expect_prefix("[Server]: Message #2 scheduled for ");
 }
 
-/// After a restart, messages belong to whoever comes back under the name
-/// that wrote them: they can be listed and cancelled again.
+/// After a restart, messages belong to no one: coming back under the
+/// author's name gives nothing, and the first to join is no admin when
+/// there is an admin password. An admin sees and cancels them.
 #[test]
-fn restored_messages_can_be_managed_by_their_author_again() {
-    let mut server = Server::start(&[]);
+fn restored_messages_are_managed_by_admins_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hash = util::secret_file(dir.path(), "admin.hash", &util::hash_password("teacher pw"));
+    let args = ["--admin-password-file", hash.as_str()];
+    let mut server = Server::start_in(dir, &args);
     let mut carl = server.join("Carl");
-    carl.send("/schedule 1h after the break");
+    carl.send("/schedule 1h Quiz answers: 1-B 2-D 3-A");
     carl.expect_prefix("[Server]: Message #1 scheduled for ");
     server.signal(SIGTERM);
     assert!(server.wait().success());
-    let server = Server::start_in(server.into_dir(), &[]);
-    let mut other = server.join("Dana");
-    other.send("/unschedule 1");
-    other.expect("[Server]: You have no scheduled message #1.");
-    let mut carl = server.join("carl");
-    carl.send("/schedules");
-    carl.expect("[Server]: Your scheduled messages (1):");
-    carl.expect_prefix("[Server]:   #1 at ");
-    carl.send("/unschedule 1");
-    carl.expect("[Server]: Message #1 cancelled.");
+    let server = Server::start_in(server.into_dir(), &args);
+    let mut squatter = server.join("carl");
+    squatter.send("/schedules");
+    squatter.expect("[Server]: You have no scheduled messages.");
+    squatter.send("/unschedule 1");
+    squatter.expect("[Server]: You have no scheduled message #1.");
+    squatter.send("/schedules all");
+    squatter.expect("[Server]: Only an admin can use /schedules all.");
+    let mut teacher = server.join("Teacher");
+    teacher.send("/admin teacher pw");
+    teacher.expect("[Server]: You are now an admin.");
+    teacher.send("/schedules all");
+    teacher.expect("[Server]: Scheduled messages (1):");
+    let entry = teacher.line();
+    assert!(
+        entry.ends_with("by Carl (gone): Quiz answers: 1-B 2-D 3-A"),
+        "{entry}"
+    );
+    teacher.send("/unschedule 1");
+    teacher.expect("[Server]: Message #1 cancelled.");
 }
 
 #[test]

@@ -342,3 +342,29 @@ fn without_a_url_search_is_off() {
     alice.send("/search anything");
     alice.expect("[Server]: /search is not enabled on this server.");
 }
+
+/// A model server's error body may hold a CR or escapes that would forge a
+/// line in the operator's terminal: the room log gets it cleaned.
+#[test]
+fn error_bodies_reach_the_log_cleaned() {
+    let model = FakeModel::start(|_| {
+        (
+            500,
+            r#"{"error":{"message":"upstream\r2026-12-01 kick Teacher by Mallory\u001b[2J\u202e"}}"#
+                .to_string(),
+            Duration::ZERO,
+        )
+    });
+    let (mut server, mut alice, _bob) = room(&model, &[]);
+    alice.send("/search anything");
+    alice.expect("[Search by Alice] anything");
+    alice.expect("[Server]: Search failed: HTTP 500: upstream2026-12-01 kick Teacher by Mallory");
+    server.signal(util::SIGTERM);
+    assert!(server.wait().success());
+    let log = std::fs::read_to_string(server.file("chat.log")).expect("log");
+    assert!(
+        log.contains("failed: HTTP 500: upstream2026-12-01 kick Teacher by Mallory\n"),
+        "{log:?}"
+    );
+    assert!(!log.contains(['\r', '\x1b', '\u{202e}']), "{log:?}");
+}

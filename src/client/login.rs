@@ -1,12 +1,40 @@
-//! Answering the nickname prompt for the user (`--nick`, `--nick-retries`).
+//! Answering the nickname prompt for the user (`--nick`, `--nick-retries`),
+//! and the room password prompt (`--password-file`).
 //!
 //! While the client answers by itself, lines the user types are held back:
 //! otherwise a line typed (or piped) before the prompt arrived would be
 //! taken by the server as the nickname. Once the server accepts a name, or
 //! the client gives up answering, the held lines go out in order.
+//!
+//! The room password is read from its file before connecting, sent when
+//! the server asks for it, and never shown or written to the transcript.
+//! At a terminal without `--password-file`, the client asks for it without
+//! echo.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _};
 
 use super::server_line::Prompt;
 use crate::text::MAX_NICK_CHARS;
+
+/// Reads `--password-file`: the first line is the room password.
+///
+/// # Errors
+///
+/// The file cannot be read, or its first line is empty.
+pub fn read_password_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --password-file {}", path.display()))?;
+    let password = text.lines().next().unwrap_or_default().trim();
+    if password.is_empty() {
+        return Err(anyhow!(
+            "--password-file {}: the first line (the password) is empty",
+            path.display()
+        ));
+    }
+    Ok(password.to_string())
+}
 
 /// The automatic answers to the nickname prompt.
 #[derive(Debug)]

@@ -48,6 +48,9 @@ pub enum Mode {
 pub enum Typed {
     /// A line to send.
     Line(String),
+    /// The line typed after [`Screen::ask_secret`]: send it as it is, never
+    /// show or record it.
+    Secret(String),
     /// Ctrl-C, or Ctrl-D on an empty line.
     Quit,
 }
@@ -73,6 +76,8 @@ pub struct Screen {
     nick: Option<String>,
     /// The input row is shown (not after leaving).
     typing: bool,
+    /// The line being typed is a password: the row shows no text.
+    secret: bool,
     /// The input row is on screen as last drawn.
     drawn: bool,
     /// Width of the terminal, in columns.
@@ -102,6 +107,7 @@ impl Screen {
             editor: Editor::new(max_line),
             nick: None,
             typing: mode == Mode::Interactive,
+            secret: false,
             drawn: false,
             columns: 80,
         };
@@ -161,11 +167,22 @@ impl Screen {
         for key in keys {
             match self.editor.apply(key) {
                 Edit::Changed => {}
+                Edit::Submit(line) if self.secret => {
+                    self.secret = false;
+                    out.push(Typed::Secret(line));
+                }
                 Edit::Submit(line) => out.push(Typed::Line(line)),
                 Edit::Quit => out.push(Typed::Quit),
             }
         }
         // The row is redrawn at the end of the turn.
+        self.drawn = false;
+    }
+
+    /// The next line typed is a password (interactive mode): it is not
+    /// echoed, and comes back as [`Typed::Secret`].
+    pub fn ask_secret(&mut self) {
+        self.secret = true;
         self.drawn = false;
     }
 
@@ -252,6 +269,7 @@ impl Screen {
     /// Draws the prompt and the visible part of the line being typed.
     fn draw_row(&mut self) {
         let mut prompt = match &self.nick {
+            _ if self.secret => "Room password (not shown): ".to_string(),
             Some(nick) => format!("{nick}> "),
             None => "> ".to_string(),
         };
@@ -260,7 +278,11 @@ impl Screen {
             prompt = "> ".into();
             prompt_width = 2;
         }
-        let view = self.editor.view(self.columns.saturating_sub(prompt_width));
+        let mut view = self.editor.view(self.columns.saturating_sub(prompt_width));
+        if self.secret {
+            view.text.clear();
+            view.cursor = 0;
+        }
         let _ = self.buf.queue(Print('\r'));
         let paint = self.nick.as_deref().map_or(Paint::Plain, nick_paint);
         if self.colour {

@@ -30,6 +30,8 @@ pub enum Event<'a> {
     Greeting,
     /// The server asks for a nickname.
     Prompt(Prompt),
+    /// `Enter the room password:`: the room has a password (`--password-file`).
+    Password,
     /// `Welcome, <nick>! ...`: the server accepted this nickname.
     Joined(&'a str),
     /// `Your nickname is now "<nick>".` after `/rename`.
@@ -40,7 +42,9 @@ pub enum Event<'a> {
     Bye,
     /// `You have been kicked from the chat.`: the server closes next.
     Kicked,
-    /// The room is full or the server is shutting down: it closes next.
+    /// The room is full, the server is shutting down, the password was
+    /// wrong, the address is banned or has too many connections: it
+    /// closes next.
     Closing,
     /// Chat, whispers, other notices.
     Other,
@@ -136,6 +140,9 @@ pub fn parse(line: &str) -> Event<'_> {
     let Some(notice) = strip_stamp(line).strip_prefix(SERVER) else {
         return Event::Other;
     };
+    if notice == "Enter the room password:" {
+        return Event::Password;
+    }
     if notice.ends_with("Enter your nickname:") {
         return Event::Prompt(if notice == "Enter your nickname:" {
             Prompt::First
@@ -173,7 +180,12 @@ pub fn parse(line: &str) -> Event<'_> {
     if notice == "You have been kicked from the chat." {
         return Event::Kicked;
     }
-    if notice.starts_with("The chat room is full") || notice == "The server is shutting down." {
+    if notice.starts_with("The chat room is full")
+        || notice == "The server is shutting down."
+        || notice == "Wrong password."
+        || notice == "Too many connections from your address."
+        || notice.starts_with("You are banned from this room until ")
+    {
         return Event::Closing;
     }
     Event::Other
@@ -225,6 +237,16 @@ mod tests {
                 Event::Closing,
             ),
             ("[Server]: The server is shutting down.", Event::Closing),
+            ("[Server]: Enter the room password:", Event::Password),
+            ("[Server]: Wrong password.", Event::Closing),
+            (
+                "[Server]: Too many connections from your address.",
+                Event::Closing,
+            ),
+            (
+                "[Server]: You are banned from this room until 14:10.",
+                Event::Closing,
+            ),
             (
                 "[2026-11-23 15:04] [Server]: You have been kicked from the chat.",
                 Event::Kicked,
@@ -243,6 +265,7 @@ mod tests {
             "[Server]: Mallory has been kicked from the chat.",
             "[Server]: User \"A\" has changed their nickname to \"B\".",
             "[Scheduled by Bob] Welcome, Alice! Type /help for commands.",
+            "Mallory >> [Server]: Enter the room password:",
         ] {
             assert_eq!(parse(line), Event::Other, "{line}");
         }

@@ -116,6 +116,12 @@ impl CidrList {
             .map(CidrList)
     }
 
+    /// The loopback addresses, `127.0.0.0/8,::1`: `--ip-exempt`'s default,
+    /// since everything on this machine shares them.
+    pub fn loopback() -> CidrList {
+        CidrList::parse("127.0.0.0/8,::1").unwrap_or_default()
+    }
+
     /// Whether `ip` is in one of the blocks.
     pub fn exempt(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|block| block.contains(ip))

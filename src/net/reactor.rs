@@ -65,6 +65,7 @@ use crate::net::connect_rate::ConnectRate;
 use crate::net::console::Console;
 use crate::net::ipnet::CidrList;
 use crate::net::line::TurnBuffer;
+use crate::passwords::Checker;
 use crate::room::ratelimit::Rate;
 use crate::room::Room;
 use crate::search::{Endpoint, Searcher};
@@ -77,7 +78,7 @@ pub use udp::UdpSetup;
 const LISTENER: Token = Token(usize::MAX);
 /// The signal self-pipe's token.
 const SIGNALS: Token = Token(usize::MAX - 1);
-/// The waker's token: a `/search` answer is waiting.
+/// The waker's token: a `/search` answer or an admin password verdict is waiting.
 const WAKER: Token = Token(usize::MAX - 2);
 /// The UDP socket's token (`--udp`).
 const UDP: Token = Token(usize::MAX - 3);
@@ -139,6 +140,8 @@ pub struct Parts {
     pub udp: Option<UdpSetup>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// The admin password's hash (`--admin-password-file`), for the checker thread.
+    pub admin_hash: Option<String>,
     /// What a flood of connections may cost.
     pub limits: NetLimits,
 }
@@ -243,6 +246,7 @@ impl Reactor {
             udp,
             tcp_keepalive,
             limits,
+            admin_hash,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -251,12 +255,31 @@ impl Reactor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch for signals")?;
-        let searcher = match search {
-            Some((endpoint, workers)) => {
-                // One waker per poller; the workers share it.
-                let waker = Arc::new(
-                    Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
-                );
+        // One waker per poller; the search workers and the checker share it.
+        let waker = if search.is_some() || admin_hash.is_some() {
+            Some(Arc::new(
+                Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
+            ))
+        } else {
+            None
+        };
+        let checker = match (admin_hash, &waker) {
+            (Some(hash), Some(waker)) => {
+                let waker = Arc::clone(waker);
+                let wake = move || {
+                    if let Err(e) = waker.wake() {
+                        log::error!("cannot wake the reactor: {e}");
+                    }
+                };
+                Some(
+                    Checker::start(hash, wake)
+                        .context("cannot start the admin password checker")?,
+                )
+            }
+            _ => None,
+        };
+        let searcher = match (search, waker) {
+            (Some((endpoint, workers)), Some(waker)) => {
                 let queue = room.search_capacity();
                 let wake = move || {
                     if let Err(e) = waker.wake() {
@@ -268,7 +291,7 @@ impl Reactor {
                         .context("cannot start the /search workers")?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let now = Instant::now();
         let udp = match udp {
@@ -293,6 +316,7 @@ impl Reactor {
                 turn: TurnBuffer::default(),
                 disk,
                 searcher,
+                checker,
                 max_outbuf,
                 max_lingering: limits.max_lingering,
                 now,
@@ -455,8 +479,16 @@ impl Reactor {
         .map(|at| at.saturating_duration_since(now))
     }
 
-    /// Hands the model's answers that have arrived to the room.
+    /// Hands the model's answers and the admin password verdicts that
+    /// have arrived to the room.
     fn take_answers(&mut self, now: Now) {
+        if let Some(checker) = &self.io.checker {
+            let verdicts: Vec<_> = std::iter::from_fn(|| checker.try_verdict()).collect();
+            for verdict in verdicts {
+                self.room
+                    .admin_verdict(verdict.id, verdict.right, now, &mut self.io);
+            }
+        }
         let Some(searcher) = &self.io.searcher else {
             return;
         };

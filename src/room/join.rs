@@ -1,12 +1,14 @@
-//! Joining: the welcome, the nickname prompt, who makes room when too
+//! Joining: who is turned away at the door (banned, full, too many from
+//! one address), the welcome, the nickname prompt, who makes room when too
 //! many are choosing a nickname, the console, and becoming a participant.
 
 use std::collections::HashMap;
 
 use crate::clock::Now;
+use crate::net::ipnet::network;
 use crate::room::commands::Command;
-use crate::room::{ConnKey, Outbox, Room, Timer, Via};
-use crate::text::{nick_key, normalize_nick, valid_nick};
+use crate::room::{ConnKey, Gate, Outbox, Room, Timer, Via};
+use crate::text::{normalize_nick, valid_nick};
 
 /// Said when a nickname breaks the rules, at login (followed by
 /// [`PROMPT`]) and on `/rename` (alone: the person is already in).
@@ -16,20 +18,22 @@ pub(in crate::room) const INVALID_NICK: &str =
 /// The question a connection without a nickname is asked.
 const PROMPT: &str = "Enter your nickname:";
 
-/// The network an address belongs to, for fairness between addresses: an
-/// IPv6 host has a whole /64 to pick addresses from.
-fn network(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
-            u128::from(v6) & !u128::from(u64::MAX),
-        )),
-        v4 => v4,
-    }
-}
-
 impl Room {
-    /// A new connection: welcome it and ask for a nickname, or turn it away.
+    /// A new connection: welcome it and ask for the room password or a
+    /// nickname, or turn it away.
     pub fn open(&mut self, key: ConnKey, uid: u64, via: Via, now: Now, out: &mut dyn Outbox) {
+        let from = network(via.addr().ip());
+        if let Some(until) = self.bans.of_network(from, now.mono).map(|b| b.until_wall) {
+            let until = self.clock_minute(until);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("You are banned from this room until {until}."),
+            );
+            out.refuse(key);
+            return;
+        }
         if self.joined >= self.cfg.max_clients {
             let max = self.cfg.max_clients;
             self.tell(
@@ -39,6 +43,23 @@ impl Room {
                 format_args!("The chat room is full ({max}/{max}). Try again later."),
             );
             out.refuse(key);
+            return;
+        }
+        let here = self.per_network.get(&from).copied().unwrap_or(0);
+        if here >= self.cfg.max_per_ip && !self.exempt(Some(from)) {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Too many connections from your address."),
+            );
+            out.refuse(key);
+            let addr = via.addr().ip();
+            self.log(
+                now,
+                out,
+                format_args!("refused {addr}: {here} connections from its address"),
+            );
             return;
         }
         if self.joining >= self.cfg.max_joining {
@@ -63,7 +84,27 @@ impl Room {
         let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
         let welcome = format!("Welcome to {name}! ({online}/{max} online)");
         self.tell(key, now, out, format_args!("{welcome}"));
-        self.tell(key, now, out, format_args!("{PROMPT}"));
+        if self.member(key).is_some_and(|m| m.gate == Gate::Password) {
+            self.tell(key, now, out, format_args!("Enter the room password:"));
+        } else {
+            self.tell(key, now, out, format_args!("{PROMPT}"));
+        }
+    }
+
+    /// `wall` as `HH:MM` in the room's zone, rounded up to the minute (a
+    /// ban "until 14:05" is over when the clock shows 14:05).
+    pub(in crate::room) fn clock_minute(&self, wall: jiff::Timestamp) -> String {
+        let rounded = wall
+            .round(
+                jiff::TimestampRound::new()
+                    .smallest(jiff::Unit::Minute)
+                    .mode(jiff::RoundMode::Ceil),
+            )
+            .unwrap_or(wall);
+        rounded
+            .to_zoned_datetime(self.clock.tz().clone())
+            .strftime("%H:%M")
+            .to_string()
     }
 
     /// Among connections still choosing a nickname, the one to drop to make
@@ -129,12 +170,12 @@ impl Room {
                 "invalid console nickname {nick:?}: use 1-16 letters, digits, _ or -"
             ));
         }
-        if self.nicks.contains_key(&nick_key(nick)) {
+        if self.find(nick).is_some() {
             return Err(format!("nickname {nick:?} is already in use"));
         }
         self.admit(key, uid, None, now);
+        self.make_admin(key);
         self.join(key, nick, now, out);
-        self.admin = Some(key);
         Ok(())
     }
 
@@ -154,7 +195,8 @@ impl Room {
                 out.close(key);
             }
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
-            Command::Help => {
+            // `/admin <password>` before a nickname: never taken as one.
+            Command::Help | Command::Admin(_) => {
                 self.tell(
                     key,
                     now,
@@ -165,9 +207,21 @@ impl Room {
             _ => {
                 let nick = normalize_nick(line);
                 let nick = nick.as_str();
+                let banned = self.bans.of_nick(nick, now.mono).map(|b| b.until_wall);
                 if !valid_nick(nick) {
                     self.tell(key, now, out, format_args!("{INVALID_NICK} {PROMPT}"));
-                } else if self.nicks.contains_key(&nick_key(nick)) {
+                } else if let Some(until) = banned {
+                    let until = self.clock_minute(until);
+                    self.tell(
+                        key,
+                        now,
+                        out,
+                        format_args!("You are banned from this room until {until}."),
+                    );
+                    self.remove(key);
+                    out.refuse(key);
+                    self.log(now, out, format_args!("refused {nick}: banned"));
+                } else if self.find(nick).is_some() {
                     self.tell(
                         key,
                         now,
@@ -183,7 +237,7 @@ impl Room {
                         format_args!("The chat room is full ({max}/{max}). Try again later."),
                     );
                     self.remove(key);
-                    out.close(key);
+                    out.refuse(key);
                 } else {
                     self.join(key, nick, now, out);
                 }
@@ -214,13 +268,13 @@ impl Room {
         let (uid, origin, known) = (member.uid, member.origin, member.encoding_known);
         self.joining -= 1;
         self.joined += 1;
-        self.nicks.insert(nick_key(nick), key);
+        self.index_nick(nick, key);
         if !known {
             self.unsure += 1;
         }
-        self.schedules.adopt(nick, (key, uid));
-        if self.admin.is_none() {
-            self.admin = Some(key);
+        // With an admin password, arriving first makes nobody an admin.
+        if !self.cfg.admin_password && self.admins == 0 {
+            self.make_admin(key);
         }
         self.tell(
             key,
@@ -237,8 +291,10 @@ impl Room {
             Some(addr) => self.log(now, out, format_args!("join {nick} from {addr}")),
             None => self.log(now, out, format_args!("join {nick} (console)")),
         }
-        for id in std::mem::take(&mut self.overdue) {
-            self.deliver(id, now, out);
+        if !self.overdue.is_empty() {
+            let overdue = std::mem::take(&mut self.overdue);
+            self.due.extend(overdue);
+            self.release_due(now, out);
         }
     }
 }

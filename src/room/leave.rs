@@ -1,5 +1,6 @@
 //! Leaving: on the connection's own end, on `/exit`, after a silence, at
-//! shutdown; and who becomes admin when the admin goes.
+//! shutdown; and who becomes admin when the admin goes (only without an
+//! admin password).
 
 use crate::clock::Now;
 use crate::room::{ConnKey, Gone, Outbox, Room, Timer};
@@ -45,7 +46,8 @@ impl Room {
             return;
         }
         self.announce_leave(nick, now, out);
-        if self.admin.is_none() {
+        // With an admin password, admin rights are never passed on.
+        if self.admins == 0 && !self.cfg.admin_password {
             if let Some(heir) = self
                 .keys()
                 .filter_map(|k| Some((self.member(k)?.seq, k)))
@@ -53,7 +55,7 @@ impl Room {
                 .min()
                 .map(|(_, k)| k)
             {
-                self.admin = Some(heir);
+                self.make_admin(heir);
                 let heir_nick = self.nick(heir).unwrap_or_default().to_string();
                 let line = self.notice(now, format_args!("{heir_nick} is now the admin."));
                 self.broadcast(None, &line, now, out);

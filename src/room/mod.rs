@@ -16,6 +16,9 @@
 //!
 //! - `join.rs` and `leave.rs`: arriving (welcome, nickname, making room)
 //!   and going (for any reason; the admin's heir).
+//! - `password.rs`: the room password asked before the nickname;
+//!   `throttle.rs`: guessing from one address; `bans.rs`: who a kick keeps
+//!   out; [`addresses`]: networks and the `--ip-exempt` ranges.
 //! - [`commands`]: the parser and one file per command (`whisper.rs`,
 //!   `kick.rs`, `schedule.rs`, ...).
 //! - `crowd.rs`: joins and leaves summarized in a crowded room.
@@ -26,6 +29,7 @@
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
 //!   its one seam to the world ([`Outbox`]).
 
+mod bans;
 pub mod commands;
 mod config;
 mod crowd;
@@ -33,23 +37,27 @@ mod hint;
 mod join;
 mod leave;
 mod outbox;
+mod password;
 pub mod ratelimit;
 pub mod schedules;
+mod throttle;
 
-pub use config::{RoomConfig, SearchRules};
+pub use config::{RoomConfig, SearchRules, DEFAULT_IDLE_TIMEOUT, PACE_TICK};
 pub use outbox::{Outbox, StateChange};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, Now};
 use crate::net::line::Line;
+use crate::room::bans::Bans;
 use crate::room::ratelimit::{Rate, TokenBucket};
 use crate::room::schedules::Schedules;
-use crate::text::{nick_key, sanitize};
+use crate::room::throttle::Throttle;
+use crate::text::{nick_keys, sanitize};
 use crate::timer::TimerWheel;
 use commands::{Command, PendingSearch};
 use crowd::CrowdNews;
@@ -120,10 +128,26 @@ enum Timer {
     Login { key: ConnKey, uid: u64 },
     /// Close the participant if it has been silent for `--idle-timeout`.
     Idle { key: ConnKey, uid: u64 },
-    /// Send scheduled message `id` if it is still pending.
+    /// Scheduled message `id` is due: it joins the queue of due messages.
     Send(u64),
+    /// The next [`PACE_TICK`] of due scheduled messages may go out.
+    Pace,
+    /// Close a connection that gave a wrong room password (after a pause,
+    /// so guessing costs time).
+    Refuse { key: ConnKey, uid: u64 },
     /// Announce the joins and leaves gathered in a crowded room.
     Summary,
+}
+
+/// Where a connection without a nickname is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Asked for the room password.
+    Password,
+    /// Gave a wrong one: its input is ignored until it is closed.
+    Refused,
+    /// Asked for a nickname.
+    Nickname,
 }
 
 /// One connection, from its first byte to its last.
@@ -142,10 +166,22 @@ struct Member {
     warned: Option<Instant>,
     /// `/search` allowance.
     search_bucket: TokenBucket,
-    /// Last line received, for `--idle-timeout`.
+    /// Last complete, non-empty line received, for `--idle-timeout`.
     heard: Instant,
     /// Where it connects from (`None` for the console), for the log.
     origin: Option<SocketAddr>,
+    /// The network of `origin` ([`crate::net::ipnet::network`]), for the
+    /// per-address limits, throttles and bans.
+    network: Option<IpAddr>,
+    /// Before the nickname: which question it is answering.
+    gate: Gate,
+    /// It counts against `--max-per-ip` (everyone from an address, but
+    /// those that gave the room password).
+    counted: bool,
+    /// May `/kick`, `/unban`, see and cancel everyone's scheduled messages.
+    admin: bool,
+    /// An `/admin` password of its is being checked.
+    checking: bool,
     /// It came over UDP (see [`Via::Datagram`]).
     datagram: bool,
     /// Its encoding is confirmed (it sent a non-ASCII line, or used
@@ -162,7 +198,8 @@ pub struct Room {
     clock: Clock,
     /// Every connection, by slab key (dense, because slab keys are).
     members: Vec<Option<Member>>,
-    /// Participants by [`nick_key`]: one nickname, one person.
+    /// Participants by each of their [`nick_keys`]: one nickname (and
+    /// whatever passes for it), one person.
     nicks: HashMap<String, ConnKey>,
     /// Participants with a nickname.
     joined: usize,
@@ -170,8 +207,27 @@ pub struct Room {
     joining: usize,
     /// The next join order number.
     next_seq: u64,
-    /// The participant who may `/kick`.
-    admin: Option<ConnKey>,
+    /// Participants who are admins.
+    admins: usize,
+    /// Connections counted against `--max-per-ip`, by network.
+    per_network: HashMap<IpAddr, usize>,
+    /// Wrong room passwords, by network.
+    password_misses: Throttle,
+    /// Wrong admin passwords, by network.
+    admin_misses: Throttle,
+    /// Who a kick keeps out.
+    bans: Bans,
+    /// Admin passwords being checked, by id: who typed them (key, serial,
+    /// network).
+    checks: HashMap<u64, (ConnKey, u64, Option<IpAddr>)>,
+    /// The next admin password check id.
+    next_check: u64,
+    /// Scheduled messages that are due, waiting for their turn
+    /// (`--schedule-pace`).
+    due: VecDeque<u64>,
+    /// Messages and bytes let out in the current [`PACE_TICK`]; `None`
+    /// when no tick is running (the next due message may go at once).
+    paced: Option<(usize, usize)>,
     /// Login and idle deadlines, scheduled messages.
     timers: TimerWheel<Timer>,
     /// Pending scheduled messages.
@@ -199,6 +255,7 @@ impl Room {
     /// An empty room. `schedules` may come from the state file; their
     /// timers are armed here.
     pub fn new(cfg: RoomConfig, clock: Clock, schedules: Schedules, now: Now) -> Room {
+        let max_bans = cfg.max_bans;
         let mut room = Room {
             cfg,
             clock,
@@ -207,7 +264,15 @@ impl Room {
             joined: 0,
             joining: 0,
             next_seq: 1,
-            admin: None,
+            admins: 0,
+            per_network: HashMap::new(),
+            password_misses: Throttle::default(),
+            admin_misses: Throttle::default(),
+            bans: Bans::new(max_bans),
+            checks: HashMap::new(),
+            next_check: 1,
+            due: VecDeque::new(),
+            paced: None,
             timers: TimerWheel::new(now.mono),
             schedules,
             overdue: Vec::new(),
@@ -254,7 +319,7 @@ impl Room {
 
     /// One line (or an over-long one) from connection `key`.
     pub fn input(&mut self, key: ConnKey, input: Input<'_>, now: Now, out: &mut dyn Outbox) {
-        let Some(member) = self.member_mut(key) else {
+        let Some(gate) = self.member(key).map(|m| m.gate) else {
             return;
         };
         let line = match input {
@@ -271,21 +336,32 @@ impl Room {
                 );
                 return;
             }
-            Input::Line(line) => {
-                member.heard = now.mono;
-                line
-            }
+            Input::Line(line) => line,
         };
+        if gate == Gate::Refused {
+            return;
+        }
+        let raw = line;
         let clean = sanitize(line);
         let line = clean.as_ref();
         if line.trim().is_empty() {
             return;
+        }
+        // Only a whole line counts as being there: bytes trickling in
+        // without a newline, or blank lines, do not keep a seat.
+        if let Some(member) = self.member_mut(key) {
+            member.heard = now.mono;
         }
         if !line.is_ascii() && !line.contains('\u{FFFD}') {
             // It decoded cleanly: this terminal's encoding is known.
             self.encoding_confirmed(key);
         }
         let command = Command::parse(line);
+        if gate == Gate::Password && self.nick(key).is_none() {
+            // Compared as typed: the password file is not cleaned either.
+            self.password_attempt(key, command, raw, now, out);
+            return;
+        }
         if command != Command::Exit && !self.take_token(key, now, out) {
             return;
         }
@@ -310,7 +386,20 @@ impl Room {
                     }
                 }
                 Timer::Idle { key, uid } => self.check_idle(key, uid, now, out),
-                Timer::Send(id) => self.deliver(id, now, out),
+                Timer::Send(id) => {
+                    self.due.push_back(id);
+                    self.release_due(now, out);
+                }
+                Timer::Pace => {
+                    self.paced = None;
+                    self.release_due(now, out);
+                }
+                Timer::Refuse { key, uid } => {
+                    if self.is(key, uid) {
+                        self.remove(key);
+                        out.close(key);
+                    }
+                }
                 Timer::Summary => self.summarize(now, out),
             }
         }
@@ -363,6 +452,14 @@ impl Room {
     /// Seats a connection that has yet to choose a nickname (`via` is
     /// `None` for the console).
     fn admit(&mut self, key: ConnKey, uid: u64, via: Option<Via>, now: Now) {
+        let network = via.map(|v| crate::net::ipnet::network(v.addr().ip()));
+        if let Some(network) = network {
+            *self.per_network.entry(network).or_default() += 1;
+        }
+        let gate = match (&self.cfg.password, via) {
+            (Some(_), Some(_)) => Gate::Password,
+            _ => Gate::Nickname,
+        };
         let member = Member {
             uid,
             nick: None,
@@ -372,6 +469,11 @@ impl Room {
             search_bucket: self.search_bucket(now),
             heard: now.mono,
             origin: via.map(Via::addr),
+            network,
+            gate,
+            counted: network.is_some(),
+            admin: false,
+            checking: false,
             datagram: matches!(via, Some(Via::Datagram(_))),
             // The operator's own terminal needs no telling.
             encoding_known: via.is_none(),
@@ -397,14 +499,49 @@ impl Room {
                 if !member.encoding_known {
                     self.unsure -= 1;
                 }
-                self.nicks.remove(&nick_key(nick));
-                if self.admin == Some(key) {
-                    self.admin = None;
-                }
+                self.unindex_nick(nick, key);
             }
             None => self.joining -= 1,
         }
+        if member.admin {
+            self.admins -= 1;
+        }
+        if member.counted {
+            self.uncount(member.network);
+        }
         Some(member)
+    }
+
+    /// One connection from `network` no longer counts against `--max-per-ip`.
+    fn uncount(&mut self, network: Option<IpAddr>) {
+        let Some(network) = network else {
+            return;
+        };
+        if let Some(count) = self.per_network.get_mut(&network) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_network.remove(&network);
+            }
+        }
+    }
+
+    /// Whether `network` is one `--ip-exempt` trusts (the console always is).
+    fn exempt(&self, network: Option<IpAddr>) -> bool {
+        network.is_none_or(|ip| self.cfg.ip_exempt.exempt(ip))
+    }
+
+    fn is_admin(&self, key: ConnKey) -> bool {
+        self.member(key).is_some_and(|m| m.admin)
+    }
+
+    /// Makes participant `key` an admin.
+    fn make_admin(&mut self, key: ConnKey) {
+        if let Some(member) = self.member_mut(key) {
+            if !member.admin {
+                member.admin = true;
+                self.admins += 1;
+            }
+        }
     }
 
     fn member(&self, key: ConnKey) -> Option<&Member> {
@@ -424,9 +561,27 @@ impl Room {
         self.member(key)?.nick.as_deref()
     }
 
-    /// The participant with this nickname, in any case.
+    /// The participant with this nickname, or one that passes for it.
     fn find(&self, nick: &str) -> Option<ConnKey> {
-        self.nicks.get(&nick_key(nick)).copied()
+        nick_keys(nick)
+            .iter()
+            .find_map(|k| self.nicks.get(k).copied())
+    }
+
+    /// Files `key` under each of `nick`'s keys.
+    fn index_nick(&mut self, nick: &str, key: ConnKey) {
+        for k in nick_keys(nick) {
+            self.nicks.insert(k, key);
+        }
+    }
+
+    /// Takes `key`'s entries for `nick` out of the index.
+    fn unindex_nick(&mut self, nick: &str, key: ConnKey) {
+        for k in nick_keys(nick) {
+            if self.nicks.get(&k) == Some(&key) {
+                self.nicks.remove(&k);
+            }
+        }
     }
 
     fn keys(&self) -> impl Iterator<Item = ConnKey> + '_ {
@@ -480,9 +635,17 @@ impl Room {
         out.send(key, line);
     }
 
+    /// Appends an event to the room log, cleaned like relayed text: what
+    /// reaches the log may quote anyone (a model server's error body
+    /// included), and an operator reads the log in a terminal.
     fn log(&self, now: Now, out: &mut dyn Outbox, event: std::fmt::Arguments<'_>) {
         if out.logging() {
-            out.log(format!("{} {event}", self.clock.rfc3339(now.wall)));
+            let line = format!("{} {event}", self.clock.rfc3339(now.wall));
+            let line = match sanitize(&line) {
+                std::borrow::Cow::Borrowed(_) => line,
+                std::borrow::Cow::Owned(clean) => clean,
+            };
+            out.log(line);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The seam between the room and the world: everything the room asks for
-//! (send, close, log, persist, ask the model) goes through an [`Outbox`].
+//! (send, close, log, persist, ask the model, check a password) goes
+//! through an [`Outbox`].
 //! The reactor implements it over sockets; the room's tests record it.
 
 use crate::net::charset::Encoding;
@@ -39,6 +40,11 @@ pub trait Outbox {
     /// [`Room::search_answer`] with the same `id`. Returns `false` if the
     /// question cannot be queued.
     fn search(&mut self, id: u64, question: &str) -> bool;
+    /// Checks an `/admin` password against the admin password's hash, off
+    /// the room's thread; the verdict comes back later through
+    /// [`Room::admin_verdict`] with the same `id`. Returns `false` if the
+    /// check cannot be queued.
+    fn check_admin(&mut self, id: u64, password: &str) -> bool;
 }
 
 /// A change to the pending scheduled messages, for the state file.

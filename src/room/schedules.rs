@@ -5,13 +5,12 @@
 //! deadlines for the timer wheel.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-
-use crate::text::nick_key;
 
 /// When a scheduled message should go out, as the user wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +103,9 @@ pub struct Scheduled {
     pub text: String,
     /// The author's connection (slab key and serial) in this server run;
     /// `None` for messages loaded from the state file. The serial tells
-    /// whether the author is still there.
+    /// whether the author is still there. The messages belong to this
+    /// connection, not to the name: once it is gone, only an admin can list
+    /// or cancel them.
     #[serde(skip)]
     pub author_conn: Option<(usize, u64)>,
 }
@@ -128,10 +129,14 @@ pub struct Schedules {
     /// Message ids by author serial: `/schedules`, the per-author limit,
     /// renames and kicks, without scanning every pending message.
     by_author: HashMap<u64, BTreeSet<u64>>,
-    /// Restored messages whose author has not come back yet, by the
-    /// author's [`nick_key`]. Whoever joins under that name takes them over
-    /// (there are no accounts: a nickname is all there is to go by).
-    orphans: HashMap<String, BTreeSet<u64>>,
+    /// The network each message of this run was written from (not the
+    /// console's), for `--max-scheduled-per-ip`. Kept in memory only:
+    /// restored messages count towards the room's limits, not an address's.
+    origins: HashMap<u64, IpAddr>,
+    /// Pending messages by the author's network.
+    by_network: HashMap<IpAddr, usize>,
+    /// Bytes of text pending, for `--max-scheduled-bytes`.
+    bytes: usize,
     /// The id the next message gets.
     next_id: u64,
 }
@@ -141,14 +146,18 @@ impl Default for Schedules {
         Schedules {
             pending: BTreeMap::new(),
             by_author: HashMap::new(),
-            orphans: HashMap::new(),
+            origins: HashMap::new(),
+            by_network: HashMap::new(),
+            bytes: 0,
             next_id: 1,
         }
     }
 }
 
 impl Schedules {
-    /// Starts from saved state (or nothing).
+    /// Starts from saved state (or nothing). Restored messages belong to
+    /// no one: their authors' connections ended with the last run, and
+    /// whoever comes back under a name is not known to be the same person.
     pub fn restore(state: SavedState) -> Schedules {
         let mut schedules = Schedules {
             next_id: state.next_id.max(1),
@@ -157,28 +166,42 @@ impl Schedules {
         for mut message in state.messages {
             schedules.next_id = schedules.next_id.max(message.id + 1);
             message.author_conn = None;
-            schedules
-                .orphans
-                .entry(nick_key(&message.author))
-                .or_default()
-                .insert(message.id);
+            schedules.account(&message, None, true);
             schedules.pending.insert(message.id, message);
         }
         schedules
     }
 
-    /// A participant joined (or renamed) as `nick`: restored messages by
-    /// that name become theirs to list, cancel and lose by a kick.
-    pub fn adopt(&mut self, nick: &str, (key, uid): (usize, u64)) {
-        let Some(ids) = self.orphans.remove(&nick_key(nick)) else {
+    /// Counts `message` (written from `origin`) in or out of the
+    /// per-network and byte totals.
+    fn account(&mut self, message: &Scheduled, origin: Option<IpAddr>, added: bool) {
+        if added {
+            self.bytes += message.text.len();
+        } else {
+            self.bytes = self.bytes.saturating_sub(message.text.len());
+        }
+        let Some(network) = origin else {
             return;
         };
-        for id in &ids {
-            if let Some(message) = self.pending.get_mut(id) {
-                message.author_conn = Some((key, uid));
+        if added {
+            self.origins.insert(message.id, network);
+            *self.by_network.entry(network).or_default() += 1;
+        } else if let Some(count) = self.by_network.get_mut(&network) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_network.remove(&network);
             }
         }
-        self.by_author.entry(uid).or_default().extend(ids);
+    }
+
+    /// Pending messages written from `network`.
+    pub fn count_from(&self, network: IpAddr) -> usize {
+        self.by_network.get(&network).copied().unwrap_or(0)
+    }
+
+    /// Bytes of text pending.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Every pending message, by id.
@@ -201,24 +224,28 @@ impl Schedules {
         self.next_id
     }
 
-    /// Adds a message and returns it.
+    /// Adds a message by connection `(key, uid)`, written from `origin`,
+    /// and returns it.
     pub fn add(
         &mut self,
         due: Timestamp,
         (key, uid): (usize, u64),
         author: &str,
         text: &str,
+        origin: Option<IpAddr>,
     ) -> &Scheduled {
         let id = self.next_id;
         self.next_id += 1;
         self.by_author.entry(uid).or_default().insert(id);
-        self.pending.entry(id).or_insert(Scheduled {
+        let message = Scheduled {
             id,
             due,
             author: author.to_string(),
             text: text.to_string(),
             author_conn: Some((key, uid)),
-        })
+        };
+        self.account(&message, origin, true);
+        self.pending.entry(id).or_insert(message)
     }
 
     /// A pending message.
@@ -229,10 +256,11 @@ impl Schedules {
     /// Removes a message (sent or cancelled).
     pub fn remove(&mut self, id: u64) -> Option<Scheduled> {
         let message = self.pending.remove(&id)?;
-        match message.author_conn {
-            Some((_, uid)) => forget(&mut self.by_author, &uid, id),
-            None => forget(&mut self.orphans, &nick_key(&message.author), id),
+        if let Some((_, uid)) = message.author_conn {
+            forget(&mut self.by_author, &uid, id);
         }
+        let origin = self.origins.remove(&id);
+        self.account(&message, origin, false);
         Some(message)
     }
 
@@ -263,7 +291,10 @@ impl Schedules {
     pub fn remove_author(&mut self, uid: u64) -> Vec<u64> {
         let ids: Vec<u64> = self.by_author.remove(&uid).into_iter().flatten().collect();
         for id in &ids {
-            self.pending.remove(id);
+            if let Some(message) = self.pending.remove(id) {
+                let origin = self.origins.remove(id);
+                self.account(&message, origin, false);
+            }
         }
         ids
     }
@@ -367,20 +398,25 @@ mod tests {
     fn store_tracks_authors() {
         let mut store = Schedules::default();
         let due = at("2026-11-23T05:00:00Z");
-        let first = store.add(due, (1, 7), "Charlie", "one").id;
-        let second = store.add(due, (1, 7), "Charlie", "two").id;
-        store.add(due, (2, 8), "Dana", "three");
+        let net: IpAddr = "198.51.100.1".parse().expect("ip");
+        let first = store.add(due, (1, 7), "Charlie", "one", Some(net)).id;
+        let second = store.add(due, (1, 7), "Charlie", "two", Some(net)).id;
+        store.add(due, (2, 8), "Dana", "three", None);
         assert_eq!(store.count_by(7), 2);
+        assert_eq!(store.count_from(net), 2);
+        assert_eq!(store.bytes(), 11);
         store.rename_author(7, "Chuck");
         assert!(store.by_author(7).all(|m| m.author == "Chuck"));
         assert_eq!(store.remove(first).map(|m| m.text), Some("one".into()));
         assert_eq!(store.remove_author(7), vec![second]);
         assert_eq!(store.len(), 1);
         assert_eq!(store.count_by(7), 0);
+        assert_eq!(store.count_from(net), 0);
+        assert_eq!(store.bytes(), 5);
     }
 
     #[test]
-    fn restored_messages_go_to_whoever_comes_back_under_the_name() {
+    fn restored_messages_belong_to_nobody_but_still_count() {
         let state = SavedState {
             version: 1,
             next_id: 3,
@@ -388,17 +424,16 @@ mod tests {
                 id: 2,
                 due: at("2026-11-23T05:00:00Z"),
                 author: "Carl".into(),
-                text: "x".into(),
+                text: "xyz".into(),
                 author_conn: None,
             }],
         };
         let mut store = Schedules::restore(state);
-        store.adopt("someone", (1, 10));
-        assert_eq!(store.count_by(10), 0);
-        store.adopt("CARL", (2, 11));
-        assert_eq!(store.count_by(11), 1);
-        assert_eq!(store.remove_author(11), vec![2]);
-        assert!(store.is_empty());
+        assert_eq!(store.bytes(), 3);
+        assert_eq!(store.count_by(11), 0);
+        assert_eq!(store.remove_author(11), Vec::<u64>::new());
+        assert_eq!(store.remove(2).map(|m| m.author), Some("Carl".into()));
+        assert_eq!(store.bytes(), 0);
     }
 
     #[test]

@@ -24,6 +24,8 @@ struct Recorder {
     searches: Vec<(u64, String)>,
     /// Refuse searches, as a full worker queue would.
     search_queue_full: bool,
+    /// Admin passwords handed to the checker, by id.
+    checks: Vec<(u64, String)>,
 }
 
 impl Outbox for Recorder {
@@ -58,6 +60,10 @@ impl Outbox for Recorder {
             return false;
         }
         self.searches.push((id, question.to_string()));
+        true
+    }
+    fn check_admin(&mut self, id: u64, password: &str) -> bool {
+        self.checks.push((id, password.to_string()));
         true
     }
 }
@@ -1034,13 +1040,17 @@ fn help_lists_every_command_and_marks_search_when_off() {
         "/search",
         "/encoding",
         "/emoticons",
+        "/admin",
+        "/unban",
         "/exit",
     ] {
+        // `/schedules` has two rows: the caller's own, and everyone's.
+        let rows = if command == "/schedules" { 2 } else { 1 };
         let listed = help
             .iter()
             .filter(|l| l.starts_with(&format!("[Server]:   {command} ")))
             .count();
-        assert_eq!(listed, 1, "{command} in {help:#?}");
+        assert_eq!(listed, rows, "{command} in {help:#?}");
     }
     assert!(help.contains(
         &"[Server]:   /search <question>           (not enabled on this server)".to_string()
@@ -1307,3 +1317,78 @@ fn someone_typing_a_nickname_outlasts_a_flood_of_fresh_addresses() {
     assert!(h.closed(flood[0]), "the oldest past the grace");
     assert!(!h.closed(flood[1]) && !h.closed(idle) && !h.closed(newcomer));
 }
+
+#[test]
+fn failure_reasons_are_cleaned_in_the_log_too() {
+    let mut h = search_room();
+    let alice = h.join("Alice");
+    h.say(alice, "/search x");
+    let reason = "HTTP 500: \x1b[2Jbad\r... kick Teacher by Mallory\u{202e}".to_string();
+    h.room.search_answer(1, Err(reason), h.now, &mut h.out);
+    let logged = h.out.log.last().cloned().unwrap_or_default();
+    assert!(
+        logged.ends_with("search #1 failed: HTTP 500: bad... kick Teacher by Mallory"),
+        "{logged:?}"
+    );
+    assert!(!logged.contains(['\r', '\x1b', '\u{202e}']));
+}
+
+#[test]
+fn capital_lookalikes_cannot_pass_for_someone_in_the_room() {
+    let mut h = Harness::new();
+    for real in ["Alice", "Tom", "Bob", "Will"] {
+        h.join(real);
+    }
+    let mallory = h.connect();
+    h.lines(mallory);
+    for disguise in ["AIice", "T0M", "B0B", "WiIl"] {
+        h.say(mallory, disguise);
+        assert_eq!(
+            h.lines(mallory),
+            [format!(
+                "[Server]: Nickname \"{disguise}\" is already in use. Enter your nickname:"
+            )]
+        );
+    }
+    h.say(mallory, "Mallory");
+    h.say(mallory, "/rename AIice");
+    assert_eq!(
+        h.lines(mallory).last().map(String::as_str),
+        Some("[Server]: Nickname \"AIice\" is already in use.")
+    );
+    // Whispers find the real one by the disguise, too.
+    h.say(mallory, "/w WiIl hi");
+    assert_eq!(
+        h.lines(mallory).last().map(String::as_str),
+        Some("[Whisper to Will] hi")
+    );
+}
+
+#[test]
+fn invisible_marks_are_removed_from_chat_and_the_log() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    let marks = "\u{061c}\u{200b}\u{200d}\u{feff}\u{2028}\u{2029}\u{2066}";
+    h.say(alice, &format!("pay{marks} here"));
+    assert_eq!(h.lines(bob), ["Alice >> pay here"]);
+    let logged = h.out.log.last().cloned().unwrap_or_default();
+    assert!(logged.ends_with("message Alice: pay here"), "{logged:?}");
+    let key = h.connect();
+    h.lines(key);
+    // A nickname loses its marks like any line: no invisible twin of Bob.
+    h.say(key, "Bo\u{200b}b");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Nickname \"Bob\" is already in use. Enter your nickname:"]
+    );
+    h.say(key, "Ca\u{200d}rol\u{feff}");
+    assert_eq!(
+        h.lines(key),
+        ["[Server]: Welcome, Carol! Type /help for commands."]
+    );
+}
+
+/// Passwords, admins, bans, per-address limits, owned and paced schedules.
+mod trust;

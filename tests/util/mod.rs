@@ -647,3 +647,37 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// The hash `suda hash-password` prints for `password` (read from a pipe).
+pub fn hash_password(password: &str) -> String {
+    let mut child = suda()
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start suda hash-password");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    let output = child.wait_with_output().expect("suda hash-password");
+    assert!(
+        output.status.success(),
+        "hash-password failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 hash")
+        .trim()
+        .to_string()
+}
+
+/// Writes `contents` to `dir/name` (a password file, a hash) and returns its path.
+pub fn secret_file(dir: &Path, name: &str, contents: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{contents}\n")).expect("write the file");
+    path.display().to_string()
+}

@@ -1,11 +1,12 @@
 //! The room's [`Outbox`] over the slab: what the room says is queued on
 //! the connections, logged and persisted through the disk thread, and
-//! asked of the `/search` workers.
+//! asked of the `/search` workers and the admin password checker.
 
 use super::CLOSE_LINGER;
 use crate::net::charset::{Charset, Encoding};
 use crate::net::conn::{Conn, Phase};
 use crate::net::line::{Form, Line, TurnBuffer};
+use crate::passwords::{Check, Checker, Secret};
 use crate::room::{ConnKey, Outbox, StateChange};
 use crate::search::{Question, Searcher};
 use crate::store::disk::Disk;
@@ -32,6 +33,8 @@ pub(super) struct Io {
     pub(super) disk: Disk,
     /// The `/search` worker pool, if a model is configured.
     pub(super) searcher: Option<Searcher>,
+    /// The admin password checker, with `--admin-password-file`.
+    pub(super) checker: Option<Checker>,
     /// `--max-outbuf`.
     pub(super) max_outbuf: usize,
     /// `--max-lingering`.
@@ -179,6 +182,18 @@ impl Outbox for Io {
             .submit(Question {
                 id,
                 text: question.to_string(),
+            })
+            .is_ok()
+    }
+
+    fn check_admin(&mut self, id: u64, password: &str) -> bool {
+        let Some(checker) = &self.checker else {
+            return false;
+        };
+        checker
+            .submit(Check {
+                id,
+                password: Secret::new(password),
             })
             .is_ok()
     }

@@ -1,4 +1,5 @@
-//! `/kick`: the admin removes someone.
+//! `/kick`: an admin removes someone, and keeps their address and
+//! nickname out for a while (`--kick-ban`, or the duration given).
 
 use crate::clock::Now;
 use crate::room::{ConnKey, Outbox, Room, StateChange};
@@ -8,10 +9,11 @@ impl Room {
         &mut self,
         key: ConnKey,
         nick: &str,
+        ban: Option<&str>,
         now: Now,
         out: &mut dyn Outbox,
     ) {
-        if self.admin != Some(key) {
+        if !self.is_admin(key) {
             self.tell(
                 key,
                 now,
@@ -20,6 +22,23 @@ impl Room {
             );
             return;
         }
+        let ban = match ban {
+            None => self.cfg.kick_ban,
+            Some(text) => match crate::cli::parse_duration(text) {
+                Ok(duration) => duration,
+                Err(_) => {
+                    self.tell(
+                        key,
+                        now,
+                        out,
+                        format_args!(
+                            "Invalid duration \"{text}\". Use a duration such as 90s, 10m, 1h30m."
+                        ),
+                    );
+                    return;
+                }
+            },
+        };
         let Some(target) = self.find(nick) else {
             self.tell(key, now, out, format_args!("No user named \"{nick}\"."));
             return;
@@ -50,6 +69,35 @@ impl Room {
         }
         let line = self.notice(now, format_args!("{nick} has been kicked from the chat."));
         self.broadcast(None, &line, now, out);
-        self.log(now, out, format_args!("kick {nick} by {admin}"));
+        let banned = self.ban(&nick, member.network, ban, now);
+        match banned {
+            Some(until) => self.log(
+                now,
+                out,
+                format_args!("kick {nick} by {admin} (banned until {until})"),
+            ),
+            None => self.log(now, out, format_args!("kick {nick} by {admin}")),
+        }
+    }
+
+    /// Keeps `nick`, and `network` unless it is exempt, out for `length`;
+    /// returns when it ends (`HH:MM`), or `None` for no ban (a zero length).
+    fn ban(
+        &mut self,
+        nick: &str,
+        network: Option<std::net::IpAddr>,
+        length: std::time::Duration,
+        now: Now,
+    ) -> Option<String> {
+        if length.is_zero() {
+            return None;
+        }
+        let until = now.mono.checked_add(length)?;
+        let until_wall = jiff::SignedDuration::try_from(length)
+            .ok()
+            .and_then(|d| now.wall.checked_add(d).ok())?;
+        let network = network.filter(|&ip| !self.exempt(Some(ip)));
+        self.bans.add(nick, network, until, until_wall, now.mono);
+        Some(self.clock_minute(until_wall))
     }
 }

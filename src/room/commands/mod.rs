@@ -6,6 +6,7 @@
 //! not an error, and so is a command with missing arguments: both have an
 //! answer the user must see.
 
+mod admin;
 mod chat;
 mod emoticons;
 mod encoding;
@@ -13,6 +14,7 @@ mod kick;
 mod rename;
 mod schedule;
 mod search;
+mod unban;
 mod users;
 mod whisper;
 
@@ -35,7 +37,13 @@ pub mod usage {
     /// `/unschedule`.
     pub const UNSCHEDULE: &str = "/unschedule <id>";
     /// `/kick`.
-    pub const KICK: &str = "/kick <nick>";
+    pub const KICK: &str = "/kick <nick> [duration]";
+    /// `/admin`.
+    pub const ADMIN: &str = "/admin <password>";
+    /// `/unban`.
+    pub const UNBAN: &str = "/unban <nick>";
+    /// `/schedules`.
+    pub const SCHEDULES: &str = "/schedules [all]";
     /// `/search`.
     pub const SEARCH: &str = "/search <question>";
     /// `/encoding`.
@@ -64,7 +72,16 @@ pub const HELP: &[(&str, &str)] = &[
         "your pending scheduled messages, soonest first",
     ),
     ("/unschedule <id>", "cancel one of them"),
-    ("/kick <nick>", "remove someone (admin only)"),
+    (
+        "/kick <nick> [duration]",
+        "remove someone, kept out 10m (admin only)",
+    ),
+    ("/unban <nick>", "let a kicked person back in (admin only)"),
+    (
+        "/schedules all",
+        "everyone's scheduled messages (admin only)",
+    ),
+    ("/admin <password>", "become an admin"),
     (
         usage::SEARCH,
         "ask the AI; the answer is shared (also /ask)",
@@ -117,10 +134,22 @@ pub enum Command<'a> {
     },
     /// `/schedules`.
     Schedules,
+    /// `/schedules all` (admins).
+    AllSchedules,
     /// `/unschedule <id>`.
     Unschedule(u64),
-    /// `/kick <nick>`.
-    Kick(&'a str),
+    /// `/kick <nick> [duration]`.
+    Kick {
+        /// Who, as typed.
+        nick: &'a str,
+        /// How long the ban lasts, as typed (not yet checked); `None` for
+        /// `--kick-ban`.
+        ban: Option<&'a str>,
+    },
+    /// `/unban <nick>`.
+    Unban(&'a str),
+    /// `/admin <password>`: never logged, never relayed.
+    Admin(&'a str),
     /// `/search <question>`, `/ask`.
     Search(&'a str),
     /// `/encoding <name>`, without checking the name.
@@ -133,6 +162,12 @@ pub enum Command<'a> {
     Usage(&'static str),
     /// `/<name>` that is no command (`name` as typed, without the slash).
     Unknown(&'a str),
+}
+
+/// Whether `line` is `/admin` followed by nothing or whitespace.
+fn is_admin_command(line: &str) -> bool {
+    let (name, _) = first_word(line);
+    name.eq_ignore_ascii_case("/admin")
 }
 
 /// Splits `text` at its first run of whitespace.
@@ -157,6 +192,11 @@ impl<'a> Command<'a> {
         if line.trim().eq_ignore_ascii_case("#exit") {
             return Command::Exit;
         }
+        // A password typed after a stray space must not become chat.
+        let line = match line.trim_start() {
+            spaced if spaced.len() != line.len() && is_admin_command(spaced) => spaced,
+            _ => line,
+        };
         let Some(rest) = line.strip_prefix('/') else {
             return Command::Chat(line);
         };
@@ -187,12 +227,24 @@ impl<'a> Command<'a> {
                 }
                 _ => Command::Usage(usage::SCHEDULE),
             },
-            "schedules" => Command::Schedules,
+            "schedules" if args.is_empty() => Command::Schedules,
+            "schedules" if args.eq_ignore_ascii_case("all") => Command::AllSchedules,
+            "schedules" => Command::Usage(usage::SCHEDULES),
             "unschedule" => match args.trim_start_matches('#').parse() {
                 Ok(id) => Command::Unschedule(id),
                 Err(_) => Command::Usage(usage::UNSCHEDULE),
             },
-            "kick" => need(usage::KICK, Command::Kick(args)),
+            "kick" => match first_word(args) {
+                ("", _) => Command::Usage(usage::KICK),
+                (nick, "") => Command::Kick { nick, ban: None },
+                (nick, ban) if !ban.contains(char::is_whitespace) => Command::Kick {
+                    nick,
+                    ban: Some(ban),
+                },
+                _ => Command::Usage(usage::KICK),
+            },
+            "unban" => need(usage::UNBAN, Command::Unban(args)),
+            "admin" => need(usage::ADMIN, Command::Admin(args)),
             "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
             "emoticons" => Command::Emoticons,
@@ -219,8 +271,11 @@ impl Room {
             Command::Whisper { to, text } => self.whisper(key, to, text, now, out),
             Command::Schedule { when, text } => self.schedule(key, when, text, now, out),
             Command::Schedules => self.list_schedules(key, now, out),
+            Command::AllSchedules => self.list_all_schedules(key, now, out),
             Command::Unschedule(id) => self.unschedule(key, id, now, out),
-            Command::Kick(nick) => self.kick(key, nick, now, out),
+            Command::Kick { nick, ban } => self.kick(key, nick, ban, now, out),
+            Command::Unban(nick) => self.unban(key, nick, now, out),
+            Command::Admin(password) => self.admin(key, password, now, out),
             Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
             Command::Emoticons => self.list_emoticons(key, now, out),
@@ -302,6 +357,13 @@ mod tests {
             Command::Usage(usage::UNSCHEDULE)
         );
         assert_eq!(Command::parse("/kick"), Command::Usage(usage::KICK));
+        assert_eq!(Command::parse("/kick a b c"), Command::Usage(usage::KICK));
+        assert_eq!(Command::parse("/unban"), Command::Usage(usage::UNBAN));
+        assert_eq!(Command::parse("/admin  "), Command::Usage(usage::ADMIN));
+        assert_eq!(
+            Command::parse("/schedules mine"),
+            Command::Usage(usage::SCHEDULES)
+        );
         assert_eq!(Command::parse("/search"), Command::Usage(usage::SEARCH));
         assert_eq!(Command::parse("/encoding"), Command::Usage(usage::ENCODING));
     }
@@ -316,6 +378,36 @@ mod tests {
             }
         );
         assert_eq!(Command::parse("/unschedule #12"), Command::Unschedule(12));
+    }
+
+    #[test]
+    fn trust_commands() {
+        assert_eq!(
+            Command::parse("/kick Mallory"),
+            Command::Kick {
+                nick: "Mallory",
+                ban: None
+            }
+        );
+        assert_eq!(
+            Command::parse("/kick Mallory 1h"),
+            Command::Kick {
+                nick: "Mallory",
+                ban: Some("1h")
+            }
+        );
+        assert_eq!(Command::parse("/schedules ALL"), Command::AllSchedules);
+        assert_eq!(
+            Command::parse("/admin s3cret pw"),
+            Command::Admin("s3cret pw")
+        );
+        // A leading space does not turn the password into chat.
+        assert_eq!(Command::parse("  /ADMIN s3cret"), Command::Admin("s3cret"));
+        assert_eq!(Command::parse(" /admin"), Command::Usage(usage::ADMIN));
+        assert_eq!(
+            Command::parse(" /administer"),
+            Command::Chat(" /administer")
+        );
     }
 
     #[test]

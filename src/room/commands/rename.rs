@@ -5,7 +5,7 @@
 use crate::clock::Now;
 use crate::room::join::INVALID_NICK;
 use crate::room::{ConnKey, Outbox, Room};
-use crate::text::{nick_key, normalize_nick, valid_nick};
+use crate::text::{normalize_nick, valid_nick};
 
 impl Room {
     pub(in crate::room) fn rename(
@@ -33,8 +33,17 @@ impl Room {
             self.tell(key, now, out, format_args!("{INVALID_NICK}"));
             return;
         }
-        let new_key = nick_key(new);
-        if self.nicks.get(&new_key).is_some_and(|&k| k != key) {
+        if let Some(until) = self.bans.of_nick(new, now.mono).map(|b| b.until_wall) {
+            let until = self.clock_minute(until);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Nickname \"{new}\" is banned from this room until {until}."),
+            );
+            return;
+        }
+        if self.find(new).is_some_and(|k| k != key) {
             self.tell(
                 key,
                 now,
@@ -43,15 +52,14 @@ impl Room {
             );
             return;
         }
-        self.nicks.remove(&nick_key(&old));
-        self.nicks.insert(new_key, key);
+        self.unindex_nick(&old, key);
+        self.index_nick(new, key);
         let Some(member) = self.member_mut(key) else {
             return;
         };
         member.nick = Some(new.to_string());
         let uid = member.uid;
         self.schedules.rename_author(uid, new);
-        self.schedules.adopt(new, (key, uid));
         let line = self.notice(
             now,
             format_args!("User \"{old}\" has changed their nickname to \"{new}\"."),

@@ -1,13 +1,23 @@
-//! `/schedule`, `/schedules`, `/unschedule`, and sending a scheduled
-//! message when its time comes. The pending set itself is
+//! `/schedule`, `/schedules` (and `/schedules all` for admins),
+//! `/unschedule`, and sending scheduled messages when their time comes,
+//! a few per [`PACE_TICK`]. The pending set itself is
 //! [`crate::room::schedules`].
+//!
+//! Messages belong to the connection that wrote them: once it is gone
+//! (left, or the server restarted), only an admin can list or cancel them.
 
 use std::time::Duration;
 
 use crate::clock::Now;
 use crate::emoticons::expand;
-use crate::room::schedules::When;
-use crate::room::{ConnKey, Outbox, Room, StateChange, Timer};
+use crate::room::schedules::{Scheduled, When};
+use crate::room::{ConnKey, Outbox, Room, StateChange, Timer, PACE_TICK};
+
+/// Messages `/schedules all` lists at most: an admin's screen, not a dump
+/// (the room may hold thousands).
+const LIST_ALL_MAX: usize = 100;
+/// Characters of each message `/schedules all` shows.
+const LIST_ALL_CHARS: usize = 80;
 
 /// A due time closer than this is said to the second: "in 30s" shown as
 /// this very minute would look like a mistake.
@@ -47,10 +57,33 @@ impl Room {
         let Some(member) = self.member(key) else {
             return;
         };
-        let uid = member.uid;
+        let (uid, network) = (member.uid, member.network);
         if self.schedules.count_by(uid) >= self.cfg.max_scheduled {
             let max = self.cfg.max_scheduled;
             self.tell(key, now, out, format_args!("You already have {max} scheduled messages, the limit. Cancel one with /unschedule <id>."));
+            return;
+        }
+        let from_here = network.map_or(0, |ip| self.schedules.count_from(ip));
+        if from_here >= self.cfg.max_scheduled_per_ip && !self.exempt(network) {
+            let max = self.cfg.max_scheduled_per_ip;
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Your address already has {max} scheduled messages, the limit. Try again when some have been sent."),
+            );
+            return;
+        }
+        if self.schedules.bytes().saturating_add(text.len()) > self.cfg.max_scheduled_bytes {
+            let max = size_text(self.cfg.max_scheduled_bytes);
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!(
+                    "The room's scheduled messages already take {max}, the limit. Try again later."
+                ),
+            );
             return;
         }
         if self.schedules.len() >= self.cfg.max_scheduled_total {
@@ -68,7 +101,7 @@ impl Room {
         let nick = self.nick(key).unwrap_or_default().to_string();
         let message = self
             .schedules
-            .add(due, (key, uid), &nick, &expand(text))
+            .add(due, (key, uid), &nick, &expand(text), network)
             .clone();
         self.arm(now.mono, delay, Timer::Send(message.id));
         let at = self.due_text(due, now);
@@ -114,6 +147,70 @@ impl Room {
         }
     }
 
+    /// `/schedules all`: every pending message, for an admin.
+    pub(in crate::room) fn list_all_schedules(
+        &mut self,
+        key: ConnKey,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        if !self.is_admin(key) {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("Only an admin can use /schedules all."),
+            );
+            return;
+        }
+        let count = self.schedules.len();
+        if count == 0 {
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("There are no scheduled messages."),
+            );
+            return;
+        }
+        let shown: Vec<String> = self
+            .schedules
+            .iter()
+            .take(LIST_ALL_MAX)
+            .map(|m| self.entry_for_admin(m))
+            .collect();
+        self.tell(key, now, out, format_args!("Scheduled messages ({count}):"));
+        for entry in shown {
+            self.tell(key, now, out, format_args!("{entry}"));
+        }
+        if count > LIST_ALL_MAX {
+            let more = count - LIST_ALL_MAX;
+            self.tell(
+                key,
+                now,
+                out,
+                format_args!("  ... and {more} more (cancel some to see them)."),
+            );
+        }
+    }
+
+    /// One line of `/schedules all`: who, when, and the start of the text.
+    fn entry_for_admin(&self, m: &Scheduled) -> String {
+        let mut text: String = m.text.chars().take(LIST_ALL_CHARS).collect();
+        if text.len() < m.text.len() {
+            text.push('…');
+        }
+        let author = match m.author_conn {
+            Some((key, uid)) if self.is(key, uid) => m.author.clone(),
+            _ => format!("{} (gone)", m.author),
+        };
+        format!(
+            "  #{} at {} by {author}: {text}",
+            m.id,
+            self.clock.minute(m.due)
+        )
+    }
+
     pub(in crate::room) fn unschedule(
         &mut self,
         key: ConnKey,
@@ -126,7 +223,9 @@ impl Room {
             .schedules
             .get(id)
             .is_some_and(|m| m.author_conn.map(|(_, u)| u) == uid && uid.is_some());
-        if !mine {
+        // Admins may cancel anyone's, the messages of those gone included.
+        let allowed = mine || (self.is_admin(key) && self.schedules.get(id).is_some());
+        if !allowed {
             self.tell(
                 key,
                 now,
@@ -138,12 +237,45 @@ impl Room {
         self.schedules.remove(id);
         out.persist(StateChange::Removed(id));
         self.tell(key, now, out, format_args!("Message #{id} cancelled."));
-        self.log(now, out, format_args!("unschedule #{id}"));
+        if mine {
+            self.log(now, out, format_args!("unschedule #{id}"));
+        } else {
+            let admin = self.nick(key).unwrap_or_default().to_string();
+            self.log(now, out, format_args!("unschedule #{id} by admin {admin}"));
+        }
     }
 
-    pub(in crate::room) fn deliver(&mut self, id: u64, now: Now, out: &mut dyn Outbox) {
+    /// Sends due messages, as many as this [`PACE_TICK`] still allows
+    /// (`--schedule-pace`, `--schedule-pace-bytes`); the rest wait for the
+    /// next tick. A thousand messages due the same minute then reach each
+    /// reader as a steady trickle, not as one burst that makes them slow.
+    pub(in crate::room) fn release_due(&mut self, now: Now, out: &mut dyn Outbox) {
+        let (mut sent, mut bytes) = self.paced.unwrap_or((0, 0));
+        let started = self.paced.is_some();
+        while sent < self.cfg.schedule_pace.max(1)
+            && (sent == 0 || bytes < self.cfg.schedule_pace_bytes)
+        {
+            let Some(id) = self.due.pop_front() else {
+                break;
+            };
+            if let Some(length) = self.deliver(id, now, out) {
+                sent += 1;
+                bytes += length;
+            }
+        }
+        if sent > 0 {
+            self.paced = Some((sent, bytes));
+            if !started {
+                self.arm(now.mono, PACE_TICK, Timer::Pace);
+            }
+        }
+    }
+
+    /// Sends message `id` now; returns its length, or `None` if it was
+    /// cancelled meanwhile.
+    fn deliver(&mut self, id: u64, now: Now, out: &mut dyn Outbox) -> Option<usize> {
         let Some(message) = self.schedules.remove(id) else {
-            return; // cancelled, or its author was kicked
+            return None; // cancelled, or its author was kicked
         };
         out.persist(StateChange::Removed(id));
         let author = message
@@ -168,6 +300,16 @@ impl Room {
             out,
             format_args!("deliver #{id} by {}", message.author),
         );
+        Some(message.text.len())
+    }
+}
+
+/// A byte count as the limits are usually written: `4MiB`, `64KiB`, `100 bytes`.
+fn size_text(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{}KiB", b >> 10),
+        b => format!("{b} bytes"),
     }
 }
 
