@@ -24,7 +24,8 @@ pub trait Outbox {
     fn logging(&self) -> bool;
     /// Appends one line (timestamp included, no newline) to the room log.
     fn log(&mut self, line: String);
-    /// A scheduled message was added or removed: the state file must follow.
+    /// A scheduled message was added, removed or delivered: the state file
+    /// must follow.
     fn persist(&mut self, change: StateChange);
     /// Asks the model `question`; the answer comes back later through
     /// [`Room::search_answer`] with the same `id`. Returns `false` if the
@@ -37,6 +38,9 @@ pub trait Outbox {
 pub enum StateChange {
     /// A new message; the next free id follows it.
     Added(Scheduled),
-    /// A message was sent, cancelled or dropped.
+    /// A message was cancelled or dropped.
     Removed(u64),
+    /// A message is going out: it must never go out again, even after a
+    /// crash and a restart.
+    Delivered(u64),
 }

@@ -338,7 +338,7 @@ fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
     assert_eq!(h.lines(alice), ["[Scheduled by Chuck] Meeting starts soon"]);
     assert!(h.lines(charlie).iter().all(|l| !l.contains("Meeting")));
     assert!(
-        matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Removed(1)] if m.id == 1)
+        matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Delivered(1)] if m.id == 1)
     );
 }
 

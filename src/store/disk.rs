@@ -284,7 +284,8 @@ impl Worker {
                 self.pending.insert(message.id, message);
                 self.dirty = true;
             }
-            Job::State(StateChange::Removed(id)) => {
+            // The state file keeps pending messages only.
+            Job::State(StateChange::Removed(id) | StateChange::Delivered(id)) => {
                 self.pending.remove(&id);
                 self.dirty = true;
             }

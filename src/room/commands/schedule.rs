@@ -136,7 +136,7 @@ impl Room {
         let Some(message) = self.schedules.remove(id) else {
             return; // cancelled, or its author was kicked
         };
-        out.persist(StateChange::Removed(id));
+        out.persist(StateChange::Delivered(id));
         let author = message
             .author_conn
             .filter(|&(key, uid)| self.is(key, uid))
