@@ -19,6 +19,8 @@
 //! - [`commands`]: the parser and one file per command (`whisper.rs`,
 //!   `kick.rs`, `schedule.rs`, ...).
 //! - `crowd.rs`: joins and leaves summarized in a crowded room.
+//! - `durable.rs`: replies and deliveries that wait until the store has
+//!   written the change they announce.
 //! - [`schedules`]: the pending scheduled messages and `/schedule` times.
 //! - [`ratelimit`]: the token bucket behind `--rate`.
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
@@ -27,6 +29,7 @@
 pub mod commands;
 mod config;
 mod crowd;
+mod durable;
 mod join;
 mod leave;
 mod outbox;
@@ -34,7 +37,7 @@ pub mod ratelimit;
 pub mod schedules;
 
 pub use config::{RoomConfig, SearchRules};
-pub use outbox::{Outbox, StateChange};
+pub use outbox::{Outbox, Saved, StateChange};
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -172,6 +175,8 @@ pub struct Room {
     /// Restored messages whose time passed while the server was down: they
     /// go out as soon as someone is there to read them.
     overdue: Vec<u64>,
+    /// Changes the store has not written yet, and what waits on them.
+    awaiting: durable::Awaiting,
     /// Questions waiting for the model, by id.
     searches: HashMap<u64, PendingSearch>,
     /// The id of the question in flight, by [`cache_key`]: the same
@@ -201,6 +206,7 @@ impl Room {
             timers: TimerWheel::new(now.mono),
             schedules,
             overdue: Vec::new(),
+            awaiting: durable::Awaiting::new(),
             searches: HashMap::new(),
             in_flight: HashMap::new(),
             answers: HashMap::new(),

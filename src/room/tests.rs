@@ -72,6 +72,10 @@ struct Harness {
     out: Recorder,
     now: Now,
     next_key: ConnKey,
+    /// Changes already handed back to the room as written.
+    acked: usize,
+    /// Do not hand changes back by themselves (a slow disk).
+    hold_saves: bool,
 }
 
 /// 2026-11-23 14:00:00 in Seoul.
@@ -93,6 +97,8 @@ impl Harness {
             out: Recorder::default(),
             now,
             next_key: 0,
+            acked: 0,
+            hold_saves: false,
         }
     }
 
@@ -123,11 +129,31 @@ impl Harness {
     fn say(&mut self, key: ConnKey, text: &str) {
         self.room
             .input(key, Input::Line(text), self.now, &mut self.out);
+        self.settle();
     }
 
     fn advance(&mut self, by: Duration) {
         self.now = self.now.after(by);
         self.room.tick(self.now, &mut self.out);
+        self.settle();
+    }
+
+    /// Hands the room back its changes as written, as a store that keeps
+    /// up does (unless `hold_saves`).
+    fn settle(&mut self) {
+        if !self.hold_saves {
+            self.write_saves();
+        }
+    }
+
+    /// Hands the room back every change not yet acknowledged.
+    fn write_saves(&mut self) {
+        let saved: Vec<Saved> = self.out.changes[self.acked..]
+            .iter()
+            .map(StateChange::saved)
+            .collect();
+        self.acked = self.out.changes.len();
+        self.room.saved(&saved, self.now, &mut self.out);
     }
 
     /// Lines received by `key` since the last call.
@@ -340,6 +366,62 @@ fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
     assert!(
         matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Delivered(1)] if m.id == 1)
     );
+}
+
+/// Nothing is promised before the store has it: not the reply to
+/// `/schedule` or `/unschedule`, not a delivery (else a crash could lose an
+/// acknowledged message or send one twice).
+#[test]
+fn replies_and_deliveries_wait_for_the_store() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.hold_saves = true;
+    h.say(bob, "/schedule 1m soon");
+    h.say(bob, "/schedule 2m later");
+    assert!(h.lines(bob).is_empty());
+    h.write_saves();
+    assert_eq!(
+        h.lines(bob),
+        [
+            "[Server]: Message #1 scheduled for 2026-11-23 14:01.",
+            "[Server]: Message #2 scheduled for 2026-11-23 14:02."
+        ]
+    );
+    h.say(bob, "/unschedule 2");
+    assert!(h.lines(bob).is_empty());
+    h.advance(Duration::from_secs(60));
+    assert!(h.lines(alice).is_empty(), "sent before it was marked");
+    assert!(matches!(
+        h.out.changes.as_slice(),
+        [.., StateChange::Removed(2), StateChange::Delivered(1)]
+    ));
+    // Already on its way: it cannot be cancelled any more.
+    h.say(bob, "/unschedule 1");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You have no scheduled message #1."]
+    );
+    h.write_saves();
+    assert_eq!(h.lines(bob), ["[Server]: Message #2 cancelled."]);
+    assert_eq!(h.lines(alice), ["[Scheduled by Bob] soon"]);
+    // A reply whose asker has left goes nowhere, and not to a newcomer.
+    h.say(bob, "/schedule 5m gone");
+    h.room.gone(bob, Gone::Closed, h.now, &mut h.out);
+    h.lines(alice);
+    // The same slab key, a new serial.
+    let newcomer = bob;
+    h.room.open(
+        newcomer,
+        5000,
+        Via::Stream(addr("127.0.0.1:4001")),
+        h.now,
+        &mut h.out,
+    );
+    h.lines(newcomer);
+    h.write_saves();
+    assert!(h.lines(newcomer).is_empty());
 }
 
 #[test]

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::clock::Now;
-use crate::room::schedules::When;
+use crate::room::durable::AfterSave;
+use crate::room::schedules::{Scheduled, When};
 use crate::room::{ConnKey, Outbox, Room, StateChange, Timer};
 
 impl Room {
@@ -65,8 +66,8 @@ impl Room {
         self.arm(now.mono, delay, Timer::Send(message.id));
         let at = self.clock.minute(due);
         let id = message.id;
-        out.persist(StateChange::Added(message));
-        self.tell(
+        self.tell_when_saved(
+            StateChange::Added(message),
             key,
             now,
             out,
@@ -127,16 +128,33 @@ impl Room {
             return;
         }
         self.schedules.remove(id);
-        out.persist(StateChange::Removed(id));
-        self.tell(key, now, out, format_args!("Message #{id} cancelled."));
+        self.tell_when_saved(
+            StateChange::Removed(id),
+            key,
+            now,
+            out,
+            format_args!("Message #{id} cancelled."),
+        );
         self.log(now, out, format_args!("unschedule #{id}"));
     }
 
-    pub(in crate::room) fn deliver(&mut self, id: u64, now: Now, out: &mut dyn Outbox) {
+    pub(in crate::room) fn deliver(&mut self, id: u64, _now: Now, out: &mut dyn Outbox) {
         let Some(message) = self.schedules.remove(id) else {
             return; // cancelled, or its author was kicked
         };
-        out.persist(StateChange::Delivered(id));
+        // Out only once the store has it as delivered: after a crash it is
+        // sent at most once (see durable.rs).
+        self.persist_then(StateChange::Delivered(id), AfterSave::Deliver(message), out);
+    }
+
+    /// Sends a scheduled message whose delivery the store has written.
+    pub(in crate::room) fn send_scheduled(
+        &mut self,
+        message: Scheduled,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        let id = message.id;
         let author = message
             .author_conn
             .filter(|&(key, uid)| self.is(key, uid))
