@@ -10,7 +10,7 @@
 //! 3. Connections whose read budget ran out last turn are read again.
 //! 4. Timers fire (timeouts, scheduled messages); the changes the disk
 //!    thread has written come back to the room (see [`Disk`]), so the
-//!    replies and deliveries that waited for them join this turn's output.
+//!    due messages that waited for them join this turn's output.
 //! 5. Every connection with queued output is flushed, many lines per
 //!    `writev`. This is where the bytes go out: one system call per client
 //!    per turn, however many messages the turn produced.
@@ -450,8 +450,8 @@ impl Reactor {
     }
 
     /// Hands the room the changes the disk thread has written (or, without
-    /// a database, that were made this turn): replies and deliveries that
-    /// waited for them go out in this turn's flush.
+    /// a database, that were made this turn): due messages that waited for
+    /// them go out in this turn's flush.
     fn take_saved(&mut self, now: Now) {
         let saved = self.io.disk.take_saved();
         if !saved.is_empty() {

@@ -19,8 +19,8 @@
 //! - [`commands`]: the parser and one file per command (`whisper.rs`,
 //!   `kick.rs`, `schedule.rs`, ...).
 //! - `crowd.rs`: joins and leaves summarized in a crowded room.
-//! - `durable.rs`: replies and deliveries that wait until the store has
-//!   written the change they announce.
+//! - `durable.rs`: due messages that go out once the store has them as
+//!   delivered.
 //! - [`schedules`]: the pending scheduled messages and `/schedule` times.
 //! - [`ratelimit`]: the token bucket behind `--rate`.
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
@@ -175,8 +175,8 @@ pub struct Room {
     /// Restored messages whose time passed while the server was down: they
     /// go out as soon as someone is there to read them.
     overdue: Vec<u64>,
-    /// Changes the store has not written yet, and what waits on them.
-    awaiting: durable::Awaiting,
+    /// Due messages waiting for the store to mark them delivered.
+    delivering: durable::Delivering,
     /// Questions waiting for the model, by id.
     searches: HashMap<u64, PendingSearch>,
     /// The id of the question in flight, by [`cache_key`]: the same
@@ -206,7 +206,7 @@ impl Room {
             timers: TimerWheel::new(now.mono),
             schedules,
             overdue: Vec::new(),
-            awaiting: durable::Awaiting::new(),
+            delivering: durable::Delivering::new(),
             searches: HashMap::new(),
             in_flight: HashMap::new(),
             answers: HashMap::new(),

@@ -26,7 +26,8 @@ pub trait Outbox {
     fn log(&mut self, line: String);
     /// A scheduled message was added, removed or delivered: the store must
     /// follow. The store hands every change back, in order, through
-    /// [`Room::saved`] once it is on disk (at once if nothing is kept).
+    /// [`Room::saved`] once it is on disk (at once if nothing is kept);
+    /// a delivery waits for that.
     fn persist(&mut self, change: StateChange);
     /// Asks the model `question`; the answer comes back later through
     /// [`Room::search_answer`] with the same `id`. Returns `false` if the

@@ -17,11 +17,11 @@
 //!
 //! After each commit the thread sends the batch's changes back
 //! ([`Saved`]) and wakes the reactor, which hands them to the room
-//! ([`crate::room::Room::saved`]): only then does the room reply or deliver
-//! (see `room/durable.rs`). Without a database the handle acknowledges at
-//! once, in the same turn. A failed commit is logged and acknowledged all
-//! the same: the room goes on, and the operator learns that a restart may
-//! not find what the disk refused.
+//! ([`crate::room::Room::saved`]): a due message goes out only once its
+//! delivery is written (see `room/durable.rs`). Without a database the
+//! handle acknowledges at once, in the same turn. A failed commit is logged
+//! and acknowledged all the same: the room goes on, and the operator learns
+//! that a restart may not find what the disk refused.
 //!
 //! If the disk falls far behind, log lines are dropped (and counted) rather
 //! than piling up in memory: [`MAX_QUEUED_LOG_BYTES`]. Changes to the state
@@ -44,8 +44,8 @@ use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
 
 /// How long the first change of a batch waits for others before the batch
-/// is written: the most a reply or a delivery waits for the disk, beyond
-/// the commit itself.
+/// is written: how much a crash can lose, and how late a due message may go
+/// out, beyond the commit itself.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// Changes in one transaction at most, so one commit stays short.

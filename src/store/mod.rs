@@ -8,14 +8,13 @@
 //!
 //! # What a crash can lose
 //!
-//! The room tells nobody about a change to the scheduled messages before
-//! the disk thread has committed it (see `room/durable.rs`): a message
-//! acknowledged with `Message #N scheduled` is in the database, a message
-//! is marked delivered before it goes out. So a kill -9 (or a power cut)
-//! loses no acknowledged message and delivers none twice. It can lose a
-//! `/schedule` that had not been answered yet (at most one batch window,
-//! [`disk::BATCH_WINDOW`], plus the time of a commit), and a message that
-//! was being delivered at that very moment: marked delivered, never sent.
+//! A change reaches the database within [`disk::BATCH_WINDOW`] and a
+//! commit (synced): a kill -9 or a power cut loses only the changes of
+//! that last moment, so never a message acknowledged (`Message #N
+//! scheduled`) a second before. A due message is marked delivered before
+//! it goes out (see `room/durable.rs`), so none is delivered twice; the
+//! price is that a message going out at the very moment of the crash
+//! (marked, not yet sent) is lost.
 
 pub mod db;
 pub mod disk;

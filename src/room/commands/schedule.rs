@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use crate::clock::Now;
-use crate::room::durable::AfterSave;
 use crate::room::schedules::{Scheduled, When};
 use crate::room::{ConnKey, Outbox, Room, StateChange, Timer};
 
@@ -66,8 +65,8 @@ impl Room {
         self.arm(now.mono, delay, Timer::Send(message.id));
         let at = self.clock.minute(due);
         let id = message.id;
-        self.tell_when_saved(
-            StateChange::Added(message),
+        out.persist(StateChange::Added(message));
+        self.tell(
             key,
             now,
             out,
@@ -128,13 +127,8 @@ impl Room {
             return;
         }
         self.schedules.remove(id);
-        self.tell_when_saved(
-            StateChange::Removed(id),
-            key,
-            now,
-            out,
-            format_args!("Message #{id} cancelled."),
-        );
+        out.persist(StateChange::Removed(id));
+        self.tell(key, now, out, format_args!("Message #{id} cancelled."));
         self.log(now, out, format_args!("unschedule #{id}"));
     }
 
@@ -144,7 +138,7 @@ impl Room {
         };
         // Out only once the store has it as delivered: after a crash it is
         // sent at most once (see durable.rs).
-        self.persist_then(StateChange::Delivered(id), AfterSave::Deliver(message), out);
+        self.deliver_when_saved(message, out);
     }
 
     /// Sends a scheduled message whose delivery the store has written.
