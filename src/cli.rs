@@ -195,8 +195,16 @@ pub struct ServeArgs {
     #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
     pub log_file: PathBuf,
 
-    /// Pending scheduled messages, kept across restarts ("none" to keep
-    /// them in memory only) [default: suda-state.json beside the log].
+    /// The database (SQLite) that keeps the pending scheduled messages
+    /// across restarts and crashes ("none" to keep them in memory only)
+    /// [default: suda.db beside the log].
+    #[arg(long, value_name = "PATH|none")]
+    pub db: Option<PathBuf>,
+
+    /// The state file of earlier versions: imported into --db at start,
+    /// then renamed to PATH.imported. "none" skips it, and without --db
+    /// keeps everything in memory, as it always did [default:
+    /// suda-state.json beside the log].
     #[arg(long, value_name = "PATH|none")]
     pub state_file: Option<PathBuf>,
 

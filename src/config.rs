@@ -12,8 +12,12 @@ use crate::room::{RoomConfig, SearchRules};
 use crate::search::Endpoint;
 use crate::text::valid_nick;
 
-/// Name of the state file when `--state-file` is not given: it goes beside the log.
+/// Name of the state file of earlier versions when `--state-file` is not
+/// given: it was beside the log.
 pub const DEFAULT_STATE_FILE: &str = "suda-state.json";
+
+/// Name of the database when `--db` is not given: it goes beside the log.
+pub const DEFAULT_DB: &str = "suda.db";
 
 /// Everything `suda serve` needs to know.
 #[derive(Debug, Clone)]
@@ -51,7 +55,9 @@ pub struct Config {
     pub console: Option<String>,
     /// The room log, if any.
     pub log_file: Option<PathBuf>,
-    /// The state file for scheduled messages, if any.
+    /// The database for scheduled messages, if any.
+    pub db: Option<PathBuf>,
+    /// A state file of earlier versions to import into the database, if any.
     pub state_file: Option<PathBuf>,
     /// `/search`: where the model is and how many threads ask it.
     pub search: Option<SearchSetup>,
@@ -107,12 +113,25 @@ impl Config {
             }
         }
         let log_file = optional_path(&args.log_file);
+        let beside_log = |name: &str| match log_file.as_deref().and_then(Path::parent) {
+            Some(dir) => dir.join(name),
+            None => PathBuf::from(name),
+        };
         let state_file = match &args.state_file {
             Some(path) => optional_path(path),
-            None => Some(match log_file.as_deref().and_then(Path::parent) {
-                Some(dir) => dir.join(DEFAULT_STATE_FILE),
-                None => PathBuf::from(DEFAULT_STATE_FILE),
+            None => Some(beside_log(DEFAULT_STATE_FILE)),
+        };
+        let db = match (&args.db, &args.state_file) {
+            (Some(path), _) => optional_path(path),
+            // `--state-file none` always meant "keep nothing on disk".
+            (None, Some(_)) if state_file.is_none() => None,
+            // Without a log, beside the state file that was named, so that
+            // servers given different files never share one database.
+            (None, Some(path)) if log_file.is_none() => Some(match path.parent() {
+                Some(dir) => dir.join(DEFAULT_DB),
+                None => PathBuf::from(DEFAULT_DB),
             }),
+            (None, _) => Some(beside_log(DEFAULT_DB)),
         };
         let max_clients = args.max_clients as usize;
         let search_rules = args.search_url.as_ref().map(|_| SearchRules {
@@ -199,10 +218,77 @@ impl Config {
             timestamps: args.timestamps,
             console: args.console,
             log_file,
+            db,
             state_file,
             search,
             password_file: args.password_file,
             admin_password_file: args.admin_password_file,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn config(args: &[&str]) -> Config {
+        let mut argv = vec!["suda", "serve"];
+        argv.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("parse")
+            .command
+        {
+            crate::cli::Command::Serve(args) => Config::from_args(*args).expect("config"),
+            _ => panic!("not serve"),
+        }
+    }
+
+    fn paths(args: &[&str]) -> (Option<PathBuf>, Option<PathBuf>) {
+        let config = config(args);
+        (config.db, config.state_file)
+    }
+
+    fn some(path: &str) -> Option<PathBuf> {
+        Some(PathBuf::from(path))
+    }
+
+    #[test]
+    fn the_database_goes_beside_the_log_and_the_old_state_file_is_looked_for_there() {
+        assert_eq!(
+            paths(&[]),
+            (some("suda.db"), some("suda-state.json")),
+            "working folder"
+        );
+        assert_eq!(
+            paths(&["--log-file", "/var/lib/suda/chat.log"]),
+            (
+                some("/var/lib/suda/suda.db"),
+                some("/var/lib/suda/suda-state.json")
+            )
+        );
+        assert_eq!(
+            paths(&["--db", "/x/room.db", "--state-file", "/y/old.json"]),
+            (some("/x/room.db"), some("/y/old.json"))
+        );
+    }
+
+    #[test]
+    fn without_a_log_the_database_goes_beside_the_named_state_file() {
+        assert_eq!(
+            paths(&["--log-file", "none", "--state-file", "/srv/a/state.json"]),
+            (some("/srv/a/suda.db"), some("/srv/a/state.json"))
+        );
+    }
+
+    #[test]
+    fn none_keeps_everything_in_memory() {
+        assert_eq!(paths(&["--db", "none"]), (None, some("suda-state.json")));
+        // What `--state-file none` always meant; scripts keep working.
+        assert_eq!(paths(&["--state-file", "none"]), (None, None));
+        assert_eq!(
+            paths(&["--state-file", "none", "--db", "/x/suda.db"]),
+            (some("/x/suda.db"), None)
+        );
     }
 }

@@ -18,7 +18,8 @@
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
 //!   limits.
-//! - [`store`]: the room log and the state file, written off the reactor thread.
+//! - [`store`]: the room log and the database (scheduled messages), written
+//!   off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`passwords`]: the room password, the admin password's hash, and the
 //!   thread that checks admin passwords (slow by design).

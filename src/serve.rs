@@ -1,7 +1,8 @@
 //! `suda serve`: everything that must succeed before anyone can join, then
 //! the reactor.
 //!
-//! Startup problems (port in use, unreadable state file, unwritable log)
+//! Startup problems (port in use, a database that cannot be opened, an
+//! invalid state file to import, unwritable log)
 //! are reported here in one line and end the program with a non-zero code:
 //! an operator should never find out from a confused user.
 
@@ -18,10 +19,12 @@ use crate::net::reactor::{Parts, Reactor, UdpSetup};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
 use crate::room::Room;
-use crate::store::disk::{self, Disk};
+use crate::store::db::Store;
+use crate::store::disk::Disk;
+use crate::store::legacy;
 
 /// File descriptors kept for everything that is not a client: listener,
-/// poller, log, state file, console, signals.
+/// poller, log, database, console, signals.
 const RESERVED_FDS: u64 = 32;
 
 /// Runs the server until it is told to stop.
@@ -31,9 +34,23 @@ const RESERVED_FDS: u64 = 32;
 /// Anything that prevents the server from starting, in words for the operator.
 pub fn serve(config: Config) -> anyhow::Result<()> {
     raise_fd_limit(config.room.max_clients);
-    let state = match &config.state_file {
-        Some(path) => disk::load_state(path)?,
-        None => SavedState::default(),
+    let (store, state) = match &config.db {
+        Some(path) => {
+            let mut store = Store::open(path)?;
+            if let Some(json) = &config.state_file {
+                if let Some(added) = legacy::import(&mut store, json)? {
+                    log::info!(
+                        "{} imported into {} ({added} scheduled messages); it is now {}",
+                        json.display(),
+                        path.display(),
+                        legacy::imported_path(json).display()
+                    );
+                }
+            }
+            let state = store.pending()?;
+            (Some(store), state)
+        }
+        None => (None, SavedState::default()),
     };
     let listener = bind(&config.bind, config.listen_backlog)?;
     let addr = listener
@@ -52,11 +69,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let disk = Disk::start(
-        config.log_file.as_deref(),
-        config.state_file.as_deref(),
-        &state,
-    )?;
+    let disk = Disk::start(config.log_file.as_deref(), store)?;
     let pending = state.messages.len();
     let mut rules = config.room.clone();
     if let Some(path) = &config.password_file {

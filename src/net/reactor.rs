@@ -8,7 +8,9 @@
 //!    output again. Lines go to the [`Room`], which answers through the
 //!    [`Outbox`](crate::room::Outbox) this module implements: output is only *queued* here.
 //! 3. Connections whose read budget ran out last turn are read again.
-//! 4. Timers fire (timeouts, scheduled messages).
+//! 4. Timers fire (timeouts, scheduled messages); the changes the disk
+//!    thread has written come back to the room (see [`Disk`]), so the
+//!    due messages that waited for them join this turn's output.
 //! 5. Every connection with queued output is flushed, many lines per
 //!    `writev`. This is where the bytes go out: one system call per client
 //!    per turn, however many messages the turn produced.
@@ -78,7 +80,8 @@ pub use udp::UdpSetup;
 const LISTENER: Token = Token(usize::MAX);
 /// The signal self-pipe's token.
 const SIGNALS: Token = Token(usize::MAX - 1);
-/// The waker's token: a `/search` answer or an admin password verdict is waiting.
+/// The waker's token: a `/search` answer, an admin password verdict or
+/// written changes are waiting.
 const WAKER: Token = Token(usize::MAX - 2);
 /// The UDP socket's token (`--udp`).
 const UDP: Token = Token(usize::MAX - 3);
@@ -255,37 +258,26 @@ impl Reactor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch for signals")?;
-        // One waker per poller; the search workers and the checker share it.
-        let waker = if search.is_some() || admin_hash.is_some() {
-            Some(Arc::new(
-                Waker::new(poll.registry(), WAKER).context("cannot create the waker")?,
-            ))
-        } else {
-            None
-        };
-        let checker = match (admin_hash, &waker) {
-            (Some(hash), Some(waker)) => {
-                let waker = Arc::clone(waker);
-                let wake = move || {
-                    if let Err(e) = waker.wake() {
-                        log::error!("cannot wake the reactor: {e}");
-                    }
-                };
-                Some(
-                    Checker::start(hash, wake)
-                        .context("cannot start the admin password checker")?,
-                )
+        // One waker per poller: the disk thread, the search workers and the
+        // admin password checker share it.
+        let waker =
+            Arc::new(Waker::new(poll.registry(), WAKER).context("cannot create the waker")?);
+        let wake = move || {
+            if let Err(e) = waker.wake() {
+                log::error!("cannot wake the reactor: {e}");
             }
-            _ => None,
         };
-        let searcher = match (search, waker) {
-            (Some((endpoint, workers)), Some(waker)) => {
+        disk.on_saved(wake.clone());
+        let checker = match admin_hash {
+            Some(hash) => Some(
+                Checker::start(hash, wake.clone())
+                    .context("cannot start the admin password checker")?,
+            ),
+            None => None,
+        };
+        let searcher = match search {
+            Some((endpoint, workers)) => {
                 let queue = room.search_capacity();
-                let wake = move || {
-                    if let Err(e) = waker.wake() {
-                        log::error!("cannot wake the reactor: {e}");
-                    }
-                };
                 Some(
                     Searcher::start(endpoint, workers, queue, wake)
                         .context("cannot start the /search workers")?,
@@ -435,6 +427,7 @@ impl Reactor {
             }
             self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
+            self.take_saved(now);
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
@@ -496,6 +489,16 @@ impl Reactor {
         for answer in answers {
             self.room
                 .search_answer(answer.id, answer.result, now, &mut self.io);
+        }
+    }
+
+    /// Hands the room the changes the disk thread has written (or, without
+    /// a database, that were made this turn): due messages that waited for
+    /// them go out in this turn's flush.
+    fn take_saved(&mut self, now: Now) {
+        let saved = self.io.disk.take_saved();
+        if !saved.is_empty() {
+            self.room.saved(&saved, now, &mut self.io);
         }
     }
 

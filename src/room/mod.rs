@@ -24,6 +24,8 @@
 //! - `crowd.rs`: joins and leaves summarized in a crowded room.
 //! - `hint.rs`: telling a newcomer whose terminal may garble Hangul that
 //!   `/encoding` exists.
+//! - `durable.rs`: due messages that go out once the store has them as
+//!   delivered.
 //! - [`schedules`]: the pending scheduled messages and `/schedule` times.
 //! - [`ratelimit`]: the token bucket behind `--rate`.
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
@@ -33,6 +35,7 @@ mod bans;
 pub mod commands;
 mod config;
 mod crowd;
+mod durable;
 mod hint;
 mod join;
 mod leave;
@@ -43,7 +46,7 @@ pub mod schedules;
 mod throttle;
 
 pub use config::{RoomConfig, SearchRules, DEFAULT_IDLE_TIMEOUT, PACE_TICK};
-pub use outbox::{Outbox, StateChange};
+pub use outbox::{Outbox, Saved, StateChange};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -235,6 +238,8 @@ pub struct Room {
     /// Restored messages whose time passed while the server was down: they
     /// go out as soon as someone is there to read them.
     overdue: Vec<u64>,
+    /// Due messages waiting for the store to mark them delivered.
+    delivering: durable::Delivering,
     /// Questions waiting for the model, by id.
     searches: HashMap<u64, PendingSearch>,
     /// The id of the question in flight, by [`cache_key`]: the same
@@ -276,6 +281,7 @@ impl Room {
             timers: TimerWheel::new(now.mono),
             schedules,
             overdue: Vec::new(),
+            delivering: durable::Delivering::new(),
             searches: HashMap::new(),
             in_flight: HashMap::new(),
             answers: HashMap::new(),

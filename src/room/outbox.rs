@@ -34,7 +34,10 @@ pub trait Outbox {
     fn logging(&self) -> bool;
     /// Appends one line (timestamp included, no newline) to the room log.
     fn log(&mut self, line: String);
-    /// A scheduled message was added or removed: the state file must follow.
+    /// A scheduled message was added, removed or delivered: the store must
+    /// follow. The store hands every change back, in order, through
+    /// [`Room::saved`] once it is on disk (at once if nothing is kept);
+    /// a delivery waits for that.
     fn persist(&mut self, change: StateChange);
     /// Asks the model `question`; the answer comes back later through
     /// [`Room::search_answer`] with the same `id`. Returns `false` if the
@@ -47,11 +50,37 @@ pub trait Outbox {
     fn check_admin(&mut self, id: u64, password: &str) -> bool;
 }
 
-/// A change to the pending scheduled messages, for the state file.
+/// A change to the pending scheduled messages, for the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateChange {
     /// A new message; the next free id follows it.
     Added(Scheduled),
-    /// A message was sent, cancelled or dropped.
+    /// A message was cancelled or dropped.
     Removed(u64),
+    /// A message is going out: it must never go out again, even after a
+    /// crash and a restart.
+    Delivered(u64),
+}
+
+/// A change the store has written, handed back to the room
+/// ([`Room::saved`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Saved {
+    /// [`StateChange::Added`] of this id.
+    Added(u64),
+    /// [`StateChange::Removed`] of this id.
+    Removed(u64),
+    /// [`StateChange::Delivered`] of this id.
+    Delivered(u64),
+}
+
+impl StateChange {
+    /// How the store will name this change when it is written.
+    pub fn saved(&self) -> Saved {
+        match self {
+            StateChange::Added(m) => Saved::Added(m.id),
+            StateChange::Removed(id) => Saved::Removed(*id),
+            StateChange::Delivered(id) => Saved::Delivered(*id),
+        }
+    }
 }

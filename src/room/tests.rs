@@ -78,6 +78,10 @@ struct Harness {
     out: Recorder,
     now: Now,
     next_key: ConnKey,
+    /// Changes already handed back to the room as written.
+    acked: usize,
+    /// Do not hand changes back by themselves (a slow disk).
+    hold_saves: bool,
 }
 
 /// What a participant whose encoding nothing has confirmed reads before
@@ -103,6 +107,8 @@ impl Harness {
             out: Recorder::default(),
             now,
             next_key: 0,
+            acked: 0,
+            hold_saves: false,
         }
     }
 
@@ -133,11 +139,31 @@ impl Harness {
     fn say(&mut self, key: ConnKey, text: &str) {
         self.room
             .input(key, Input::Line(text), self.now, &mut self.out);
+        self.settle();
     }
 
     fn advance(&mut self, by: Duration) {
         self.now = self.now.after(by);
         self.room.tick(self.now, &mut self.out);
+        self.settle();
+    }
+
+    /// Hands the room back its changes as written, as a store that keeps
+    /// up does (unless `hold_saves`).
+    fn settle(&mut self) {
+        if !self.hold_saves {
+            self.write_saves();
+        }
+    }
+
+    /// Hands the room back every change not yet acknowledged.
+    fn write_saves(&mut self) {
+        let saved: Vec<Saved> = self.out.changes[self.acked..]
+            .iter()
+            .map(StateChange::saved)
+            .collect();
+        self.acked = self.out.changes.len();
+        self.room.saved(&saved, self.now, &mut self.out);
     }
 
     /// Lines received by `key` since the last call.
@@ -358,8 +384,45 @@ fn scheduled_message_goes_out_later_to_everyone_but_its_author() {
         ["[Server]: Your scheduled message #1 was sent."]
     );
     assert!(
-        matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Removed(1)] if m.id == 1)
+        matches!(h.out.changes.as_slice(), [StateChange::Added(m), StateChange::Delivered(1)] if m.id == 1)
     );
+}
+
+/// A due message goes out only once the store has it as delivered (else
+/// a crash could send it twice); replies do not wait.
+#[test]
+fn deliveries_wait_for_the_store() {
+    let mut h = Harness::new();
+    let alice = h.join("Alice");
+    let bob = h.join("Bob");
+    h.lines(alice);
+    h.hold_saves = true;
+    h.say(bob, "/schedule 1m soon");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: Message #1 scheduled for 2026-11-23 14:01:00."]
+    );
+    h.advance(Duration::from_secs(60));
+    assert!(h.lines(alice).is_empty(), "sent before it was marked");
+    assert!(matches!(
+        h.out.changes.as_slice(),
+        [StateChange::Added(_), StateChange::Delivered(1)]
+    ));
+    // Already on its way: it cannot be cancelled any more.
+    h.say(bob, "/unschedule 1");
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: You have no scheduled message #1."]
+    );
+    h.write_saves();
+    assert_eq!(h.lines(alice), ["[Scheduled by Bob] soon"]);
+    assert_eq!(
+        h.lines(bob),
+        ["[Server]: Your scheduled message #1 was sent."]
+    );
+    // Handed back twice (a store retrying): it still goes out once.
+    h.room.saved(&[Saved::Delivered(1)], h.now, &mut h.out);
+    assert!(h.lines(alice).is_empty());
 }
 
 #[test]

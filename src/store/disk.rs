@@ -1,115 +1,114 @@
-//! The room log and the state file, written by a thread of their own.
+//! The disk thread: the room log and the database, written by a thread of
+//! their own.
 //!
 //! A disk can stall (a full journal, a slow network volume); the reactor
-//! must not. It hands log lines and changes to the pending scheduled
-//! messages to this thread over a channel and goes on. The thread keeps a
-//! copy of the pending messages and rewrites the state file (atomically:
-//! temporary file, then rename) at most once per [`STATE_SAVE_INTERVAL`],
-//! and once more when the server stops.
+//! must not. It hands log lines and changes to the scheduled messages to
+//! this thread over a channel and goes on; it never waits for an answer.
+//!
+//! # Batches
+//!
+//! Changes are gathered for up to [`BATCH_WINDOW`] after the first one
+//! arrives (or until [`MAX_BATCH`] of them), then written in one
+//! transaction and synced once. A change costs the pages it touches, not
+//! a rewrite of everything pending, and a flood of changes costs one sync
+//! per window, not one per change.
+//!
+//! # Acknowledgements
+//!
+//! After each commit the thread sends the batch's changes back
+//! ([`Saved`]) and wakes the reactor, which hands them to the room
+//! ([`crate::room::Room::saved`]): a due message goes out only once its
+//! delivery is written (see `room/durable.rs`). Without a database the
+//! handle acknowledges at once, in the same turn. A failed commit is logged
+//! and acknowledged all the same: the room goes on, and the operator learns
+//! that a restart may not find what the disk refused.
 //!
 //! If the disk falls far behind, log lines are dropped (and counted) rather
 //! than piling up in memory: [`MAX_QUEUED_LOG_BYTES`]. Changes to the state
-//! are never dropped; they are bounded by the scheduled-message limits.
+//! are never dropped; they are bounded by the scheduled-message limits and
+//! the rate limit.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
 
-use crate::room::schedules::{SavedState, Scheduled};
-use crate::room::StateChange;
+use crate::room::{Saved, StateChange};
+use crate::store::db::{self, Store};
 
-/// Rewrite the state file at most this often while messages come and go.
-pub const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the first change of a batch waits for others before the batch
+/// is written: how much a crash can lose, and how late a due message may go
+/// out, beyond the commit itself.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// Changes in one transaction at most, so one commit stays short.
+pub const MAX_BATCH: usize = 1024;
 
 /// Log bytes waiting for the disk before new lines are dropped.
 pub const MAX_QUEUED_LOG_BYTES: usize = 16 << 20;
 
-/// Current version of the state file format.
-const STATE_VERSION: u32 = 1;
+/// How often delivered messages older than [`db::DELIVERED_KEEP`] are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What wakes the reactor when changes are written.
+type Wake = Box<dyn Fn() + Send + Sync>;
 
 /// Work for the disk thread.
 #[derive(Debug)]
 enum Job {
     /// One log line, without newline.
     Log(String),
-    /// A scheduled message came or went.
+    /// A scheduled message came, went or was delivered.
     State(StateChange),
 }
 
 /// The reactor's handle on the disk thread.
-#[derive(Debug)]
 pub struct Disk {
     /// Jobs for the thread; `None` once finished.
     jobs: Option<Sender<Job>>,
+    /// Written changes, from the thread.
+    saved: Receiver<Vec<Saved>>,
+    /// Changes acknowledged without the thread (no database, or the thread died).
+    instant: Vec<Saved>,
+    /// Set once the reactor has a waker.
+    wake: Arc<OnceLock<Wake>>,
     /// The thread, joined by [`Disk::finish`].
     thread: Option<JoinHandle<()>>,
     /// Log bytes sent and not yet written.
     queued: Arc<AtomicUsize>,
     /// Whether there is a log at all.
     logging: bool,
-    /// Whether there is a state file at all (if not, the thread keeps no
-    /// copy of the pending messages).
+    /// Whether there is a database at all.
     saving: bool,
     /// Log lines dropped because the disk was too slow.
     dropped: u64,
 }
 
-/// Reads the state file. A missing file is an empty state.
-///
-/// # Errors
-///
-/// The file exists but cannot be read or is not a suda state file.
-pub fn load_state(path: &Path) -> anyhow::Result<SavedState> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(SavedState::default()),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read state file {}", path.display()))
-        }
-    };
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "state file {} is not valid (move it away to start afresh)",
-            path.display()
-        )
-    })
-}
-
-/// Writes the state file atomically.
-fn save_state(path: &Path, state: &SavedState) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut file = BufWriter::new(File::create(&tmp)?);
-        serde_json::to_writer_pretty(&mut file, state)?;
-        file.write_all(b"\n")?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+impl std::fmt::Debug for Disk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disk")
+            .field("logging", &self.logging)
+            .field("saving", &self.saving)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
     }
-    fs::rename(&tmp, path)
 }
 
 impl Disk {
-    /// Opens the log and checks that the state file can be written, then
-    /// starts the thread. `state` is what the room starts with.
+    /// Opens the log, then starts the thread with the database (already
+    /// open and loaded, see [`Store::open`]), if any.
     ///
     /// # Errors
     ///
-    /// The log cannot be opened or the state file cannot be written: the
-    /// operator must know before anyone joins.
-    pub fn start(
-        log_file: Option<&Path>,
-        state_file: Option<&Path>,
-        state: &SavedState,
-    ) -> anyhow::Result<Disk> {
+    /// The log cannot be opened: the operator must know before anyone joins.
+    pub fn start(log_file: Option<&Path>, store: Option<Store>) -> anyhow::Result<Disk> {
         let log = match log_file {
             Some(path) => Some(BufWriter::new(
                 OpenOptions::new()
@@ -120,24 +119,24 @@ impl Disk {
             )),
             None => None,
         };
-        if let Some(path) = state_file {
-            save_state(path, state)
-                .with_context(|| format!("cannot write state file {}", path.display()))?;
-        }
         let logging = log.is_some();
-        let saving = state_file.is_some();
+        let saving = store.is_some();
         let queued = Arc::new(AtomicUsize::new(0));
+        let wake = Arc::new(OnceLock::new());
         let (jobs, receiver) = mpsc::channel();
+        let (acks, saved) = mpsc::channel();
         let worker = Worker {
             jobs: receiver,
             log,
-            state_file: state_file.map(Path::to_path_buf),
-            pending: state.messages.iter().map(|m| (m.id, m.clone())).collect(),
-            next_id: state.next_id,
+            store,
+            batch: Vec::new(),
+            batch_since: None,
+            acks,
+            wake: Arc::clone(&wake),
             queued: Arc::clone(&queued),
-            dirty: false,
-            saved_at: Instant::now(),
-            failed: false,
+            log_failed: false,
+            store_failed: false,
+            pruned_at: None,
         };
         let thread = std::thread::Builder::new()
             .name("suda-disk".into())
@@ -145,12 +144,22 @@ impl Disk {
             .context("cannot start the disk thread")?;
         Ok(Disk {
             jobs: Some(jobs),
+            saved,
+            instant: Vec::new(),
+            wake,
             thread: Some(thread),
             queued,
             logging,
             saving,
             dropped: 0,
         })
+    }
+
+    /// Sets what the thread calls after each commit (the reactor's waker).
+    pub fn on_saved(&self, wake: impl Fn() + Send + Sync + 'static) {
+        if self.wake.set(Box::new(wake)).is_err() {
+            log::warn!("the disk thread already has a waker");
+        }
     }
 
     /// Whether log lines are wanted.
@@ -178,23 +187,39 @@ impl Disk {
         self.send(Job::Log(line));
     }
 
-    /// Queues a change to the pending scheduled messages.
+    /// Queues a change to the scheduled messages; it comes back from
+    /// [`Disk::take_saved`] once written.
     pub fn persist(&mut self, change: StateChange) {
-        if self.saving {
-            self.send(Job::State(change));
+        let saved = change.saved();
+        if !self.saving || !self.send(Job::State(change)) {
+            self.instant.push(saved);
         }
     }
 
-    fn send(&mut self, job: Job) {
-        if let Some(jobs) = &self.jobs {
-            if jobs.send(job).is_err() {
-                log::error!("the disk thread has stopped; log and state are no longer written");
-                self.jobs = None;
-            }
+    /// The changes written since the last call, in the order they were made.
+    pub fn take_saved(&mut self) -> Vec<Saved> {
+        let mut saved = std::mem::take(&mut self.instant);
+        while let Ok(batch) = self.saved.try_recv() {
+            saved.extend(batch);
         }
+        saved
     }
 
-    /// Writes what is queued, saves the state and stops the thread.
+    /// Sends a job; `false` if the thread is gone.
+    fn send(&mut self, job: Job) -> bool {
+        let Some(jobs) = &self.jobs else {
+            return false;
+        };
+        if jobs.send(job).is_ok() {
+            return true;
+        }
+        log::error!("the disk thread has stopped; log and database are no longer written");
+        self.jobs = None;
+        false
+    }
+
+    /// Writes what is queued, commits and closes the database, and stops
+    /// the thread.
     pub fn finish(&mut self) {
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
@@ -217,55 +242,77 @@ struct Worker {
     jobs: Receiver<Job>,
     /// The room log.
     log: Option<BufWriter<File>>,
-    /// Where the pending messages are saved.
-    state_file: Option<PathBuf>,
-    /// A copy of the room's pending messages.
-    pending: BTreeMap<u64, Scheduled>,
-    /// The next message id, saved so ids are not reused.
-    next_id: u64,
+    /// The database.
+    store: Option<Store>,
+    /// Changes received and not yet written.
+    batch: Vec<StateChange>,
+    /// When the first change of `batch` arrived.
+    batch_since: Option<Instant>,
+    /// Written changes, to the reactor.
+    acks: Sender<Vec<Saved>>,
+    /// Wakes the reactor (shared with the handle, which sets it).
+    wake: Arc<OnceLock<Wake>>,
     /// Log bytes queued by the reactor (shared).
     queued: Arc<AtomicUsize>,
-    /// `pending` changed since the last save.
-    dirty: bool,
-    /// When the state was last saved.
-    saved_at: Instant,
-    /// A write failed: warn once, not on every line.
-    failed: bool,
+    /// A log write failed: warn once, not on every line.
+    log_failed: bool,
+    /// A commit failed: the same.
+    store_failed: bool,
+    /// When delivered messages were last pruned.
+    pruned_at: Option<Instant>,
 }
 
 impl Worker {
     fn run(mut self) {
+        self.prune();
         loop {
-            let first = if self.dirty {
-                let wait =
-                    (self.saved_at + STATE_SAVE_INTERVAL).saturating_duration_since(Instant::now());
-                self.jobs.recv_timeout(wait)
-            } else {
-                self.jobs.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            let first = match self.batch_since {
+                Some(since) => self
+                    .jobs
+                    .recv_timeout((since + BATCH_WINDOW).saturating_duration_since(Instant::now())),
+                None => self.jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let open = match first {
                 Ok(job) => {
                     self.handle(job);
-                    // Take whatever else is queued before touching the disk.
-                    loop {
-                        match self.jobs.try_recv() {
-                            Ok(job) => self.handle(job),
-                            Err(mpsc::TryRecvError::Empty) => break true,
-                            Err(mpsc::TryRecvError::Disconnected) => break false,
-                        }
-                    }
+                    self.drain()
                 }
                 Err(RecvTimeoutError::Timeout) => true,
                 Err(RecvTimeoutError::Disconnected) => false,
             };
             self.flush_log();
-            if self.dirty && (!open || self.saved_at.elapsed() >= STATE_SAVE_INTERVAL) {
-                self.save();
+            if !open || self.batch_due() {
+                self.commit();
             }
             if !open {
+                if let Some(store) = self.store.take() {
+                    store.close();
+                }
                 return;
             }
         }
+    }
+
+    /// Takes whatever else is queued, up to a full or due batch. Returns
+    /// `false` once the reactor has hung up.
+    fn drain(&mut self) -> bool {
+        loop {
+            if self.batch_due() {
+                return true;
+            }
+            match self.jobs.try_recv() {
+                Ok(job) => self.handle(job),
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn batch_due(&self) -> bool {
+        self.batch.len() >= MAX_BATCH
+            || self
+                .batch_since
+                .is_some_and(|since| since.elapsed() >= BATCH_WINDOW)
     }
 
     fn handle(&mut self, job: Job) {
@@ -276,17 +323,12 @@ impl Worker {
                     let result = log
                         .write_all(line.as_bytes())
                         .and_then(|()| log.write_all(b"\n"));
-                    self.check("room log", result);
+                    check("room log", &mut self.log_failed, result);
                 }
             }
-            Job::State(StateChange::Added(message)) => {
-                self.next_id = self.next_id.max(message.id + 1);
-                self.pending.insert(message.id, message);
-                self.dirty = true;
-            }
-            Job::State(StateChange::Removed(id)) => {
-                self.pending.remove(&id);
-                self.dirty = true;
+            Job::State(change) => {
+                self.batch_since.get_or_insert_with(Instant::now);
+                self.batch.push(change);
             }
         }
     }
@@ -294,92 +336,167 @@ impl Worker {
     fn flush_log(&mut self) {
         if let Some(log) = &mut self.log {
             let result = log.flush();
-            self.check("room log", result);
+            check("room log", &mut self.log_failed, result);
         }
     }
 
-    fn save(&mut self) {
-        self.dirty = false;
-        self.saved_at = Instant::now();
-        let Some(path) = &self.state_file else {
+    /// Writes the batch in one transaction and acknowledges it.
+    fn commit(&mut self) {
+        self.batch_since = None;
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(store) = &mut self.store {
+            let result = store
+                .apply(&batch, Timestamp::now())
+                .map_err(io::Error::other);
+            check("database", &mut self.store_failed, result);
+        }
+        let saved = batch.iter().map(StateChange::saved).collect();
+        if self.acks.send(saved).is_ok() {
+            if let Some(wake) = self.wake.get() {
+                wake();
+            }
+        }
+        if self.pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.prune();
+        }
+    }
+
+    /// Forgets messages delivered long ago.
+    fn prune(&mut self) {
+        self.pruned_at = Some(Instant::now());
+        let Some(store) = &mut self.store else {
             return;
         };
-        let state = SavedState {
-            version: STATE_VERSION,
-            next_id: self.next_id,
-            messages: self.pending.values().cloned().collect(),
-        };
-        let result = save_state(path, &state);
-        self.check("state file", result);
+        let keep = SignedDuration::try_from(db::DELIVERED_KEEP).unwrap_or(SignedDuration::ZERO);
+        let before = Timestamp::now()
+            .checked_sub(keep)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let result = store.prune(before).map(drop).map_err(io::Error::other);
+        check("database", &mut self.store_failed, result);
     }
+}
 
-    fn check(&mut self, what: &str, result: io::Result<()>) {
-        match result {
-            Ok(()) => self.failed = false,
-            Err(e) if !self.failed => {
-                self.failed = true;
-                log::error!("{what}: write failed: {e}");
-            }
-            Err(_) => {}
+/// Logs a failed write once, until writes work again.
+fn check(what: &str, failed: &mut bool, result: io::Result<()>) {
+    match result {
+        Ok(()) => *failed = false,
+        Err(e) if !*failed => {
+            *failed = true;
+            log::error!("{what}: write failed: {e}");
         }
+        Err(_) => {}
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::room::schedules::Scheduled;
+    use std::fs;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("suda-disk-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
-    #[test]
-    fn log_lines_and_state_reach_the_disk() {
-        let dir = temp_dir("write");
-        let log = dir.join("chat.log");
-        let state = dir.join("state.json");
-        let mut disk =
-            Disk::start(Some(&log), Some(&state), &SavedState::default()).expect("start");
-        disk.log("first".into());
-        disk.log("second".into());
-        let message = Scheduled {
-            id: 4,
+    fn message(id: u64) -> Scheduled {
+        Scheduled {
+            id,
             due: "2026-11-23T05:00:00Z".parse().expect("ts"),
             author: "Charlie".into(),
             text: "Meeting starts soon".into(),
             author_conn: Some((1, 2)),
-        };
-        disk.persist(StateChange::Added(message.clone()));
-        disk.finish();
-        assert_eq!(fs::read_to_string(&log).expect("log"), "first\nsecond\n");
-        let saved = load_state(&state).expect("state");
-        assert_eq!(saved.next_id, 5);
-        assert_eq!(saved.messages.len(), 1);
-        assert_eq!(saved.messages[0].text, message.text);
-        assert_eq!(saved.messages[0].author_conn, None);
+        }
+    }
+
+    /// Waits for `n` acknowledgements.
+    fn saved(disk: &mut Disk, n: usize) -> Vec<Saved> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut all = Vec::new();
+        while all.len() < n {
+            assert!(Instant::now() < deadline, "only {all:?} written");
+            all.extend(disk.take_saved());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        all
     }
 
     #[test]
-    fn broken_state_file_is_an_error_and_a_missing_one_is_not() {
-        let dir = temp_dir("broken");
-        let path = dir.join("state.json");
-        assert!(load_state(&path)
-            .expect("missing is fine")
-            .messages
-            .is_empty());
-        fs::write(&path, "{not json").expect("write");
-        let err = load_state(&path).expect_err("broken");
-        assert!(format!("{err:#}").contains("not valid"));
+    fn log_lines_and_changes_reach_the_disk_and_come_back_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("chat.log");
+        let db = dir.path().join("suda.db");
+        let store = Store::open(&db).expect("open");
+        let mut disk = Disk::start(Some(&log), Some(store)).expect("start");
+        let woken = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&woken);
+        disk.on_saved(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        disk.log("first".into());
+        disk.log("second".into());
+        disk.persist(StateChange::Added(message(4)));
+        disk.persist(StateChange::Added(message(5)));
+        disk.persist(StateChange::Delivered(4));
+        assert_eq!(
+            saved(&mut disk, 3),
+            [Saved::Added(4), Saved::Added(5), Saved::Delivered(4)]
+        );
+        assert!(woken.load(Ordering::Relaxed) >= 1);
+        // Acknowledged means written: another look at the file sees it
+        // once the thread lets go of it.
+        disk.finish();
+        assert_eq!(fs::read_to_string(&log).expect("log"), "first\nsecond\n");
+        let pending = Store::open(&db)
+            .expect("reopen")
+            .pending()
+            .expect("pending");
+        assert_eq!(pending.next_id, 6);
+        assert_eq!(
+            pending.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [5]
+        );
+    }
+
+    #[test]
+    fn a_flood_of_changes_is_written_in_few_transactions() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("suda.db")).expect("open");
+        let mut disk = Disk::start(None, Some(store)).expect("start");
+        let batches = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&batches);
+        disk.on_saved(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        for id in 1..=3000 {
+            disk.persist(StateChange::Added(message(id)));
+            disk.persist(StateChange::Removed(id));
+        }
+        let all = saved(&mut disk, 6000);
+        assert_eq!(all.len(), 6000);
+        assert_eq!(all[5999], Saved::Removed(3000));
+        // One commit per window or per full batch, not one per change.
+        let commits = batches.load(Ordering::Relaxed);
+        let windows = started.elapsed().as_millis() as usize / 50 + 1;
+        assert!(
+            commits <= windows + 6000 / MAX_BATCH + 1,
+            "{commits} commits"
+        );
+    }
+
+    #[test]
+    fn without_a_database_changes_come_back_at_once() {
+        let mut disk = Disk::start(None, None).expect("start");
+        disk.persist(StateChange::Added(message(1)));
+        disk.persist(StateChange::Removed(1));
+        assert_eq!(disk.take_saved(), [Saved::Added(1), Saved::Removed(1)]);
+        assert!(disk.take_saved().is_empty());
     }
 
     #[test]
     fn unwritable_log_is_refused_at_start() {
-        let dir = temp_dir("unwritable");
-        let missing = dir.join("no/such/dir/chat.log");
-        let err = Disk::start(Some(&missing), None, &SavedState::default()).expect_err("refused");
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("no/such/dir/chat.log");
+        let err = Disk::start(Some(&missing), None).expect_err("refused");
         assert!(format!("{err:#}").contains("cannot open log file"));
     }
 }

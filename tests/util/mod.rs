@@ -90,8 +90,22 @@ impl Server {
         Server::launch(dir, args, env)
     }
 
+    /// Starts another build of `suda` (`program`) whose files live in
+    /// `dir`: to measure an older version against the same attack.
+    pub fn start_program(program: &Path, dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Server::launch_command(Command::new(program), dir, args, &[])
+    }
+
     fn launch(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = suda();
+        Server::launch_command(suda(), dir, args, env)
+    }
+
+    fn launch_command(
+        mut command: Command,
+        dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         command
             .env_remove("OPENAI_API_KEY")
             .envs(env.iter().copied())

@@ -29,7 +29,7 @@ pub(super) struct Io {
     pub(super) closing: VecDeque<(Instant, usize, u64)>,
     /// Everything sent this turn, once per wire form; queues hold ranges of it.
     pub(super) turn: TurnBuffer,
-    /// The room log and the state file.
+    /// The room log and the database.
     pub(super) disk: Disk,
     /// The `/search` worker pool, if a model is configured.
     pub(super) searcher: Option<Searcher>,

@@ -258,7 +258,7 @@ impl Room {
             let Some(id) = self.due.pop_front() else {
                 break;
             };
-            if let Some(length) = self.deliver(id, now, out) {
+            if let Some(length) = self.deliver(id, out) {
                 sent += 1;
                 bytes += length;
             }
@@ -271,13 +271,28 @@ impl Room {
         }
     }
 
-    /// Sends message `id` now; returns its length, or `None` if it was
-    /// cancelled meanwhile.
-    fn deliver(&mut self, id: u64, now: Now, out: &mut dyn Outbox) -> Option<usize> {
+    /// Sends message `id` now (once the store has it as delivered: see
+    /// durable.rs); returns its length, or `None` if it was cancelled
+    /// meanwhile.
+    fn deliver(&mut self, id: u64, out: &mut dyn Outbox) -> Option<usize> {
         let Some(message) = self.schedules.remove(id) else {
             return None; // cancelled, or its author was kicked
         };
-        out.persist(StateChange::Removed(id));
+        let length = message.text.len();
+        // Out only once the store has it as delivered: after a crash it is
+        // sent at most once (see durable.rs).
+        self.deliver_when_saved(message, out);
+        Some(length)
+    }
+
+    /// Sends a scheduled message whose delivery the store has written.
+    pub(in crate::room) fn send_scheduled(
+        &mut self,
+        message: Scheduled,
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        let id = message.id;
         let author = message
             .author_conn
             .filter(|&(key, uid)| self.is(key, uid))
@@ -300,7 +315,6 @@ impl Room {
             out,
             format_args!("deliver #{id} by {}", message.author),
         );
-        Some(message.text.len())
     }
 }
 
