@@ -30,6 +30,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Join a chat server from this terminal.
     Connect(Box<ConnectArgs>),
+    /// Print the SHA-256 fingerprint of the server's TLS certificate, for
+    /// people to check (or pin with `suda connect --tls --pin`).
+    Fingerprint(FingerprintArgs),
 }
 
 /// `suda serve`.
@@ -51,6 +54,53 @@ pub struct ServeArgs {
     /// A UDP participant silent this long is removed, as if it had left.
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
     pub udp_idle: Duration,
+
+    /// How long a new connection may stay silent before it counts as a chat
+    /// client (nc, telnet) and gets the banner; a TLS client or a browser
+    /// speaks first and is recognised at once.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub sniff_wait: Duration,
+
+    /// TLS certificate chain, PEM, server certificate first (Let's Encrypt:
+    /// /etc/letsencrypt/live/NAME/fullchain.pem). Re-read on SIGHUP.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key, PEM (Let's Encrypt: privkey.pem).
+    /// Re-read on SIGHUP.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Speak TLS with a certificate made at first start and kept in
+    /// --tls-dir; its fingerprint is printed at every start.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+
+    /// Where --tls-self-signed keeps its certificate and key
+    /// [default: suda-tls beside the log].
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// Refuse plaintext: chat clients are told to use TLS, HTTP is
+    /// redirected to https://.
+    #[arg(long)]
+    pub tls_only: bool,
+
+    /// A TLS handshake not finished this long after the client's hello is
+    /// closed, so stalled handshakes cannot pile up.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub tls_handshake_timeout: Duration,
+
+    /// Connections not yet recognised or in their TLS handshake, at most;
+    /// past it, the one waiting longest is dropped to make room (a flood
+    /// of stalled handshakes costs memory, not the room).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_handshakes: u32,
 
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
@@ -260,6 +310,23 @@ pub struct ConnectArgs {
     /// nickname.
     #[arg(long, default_value = "2MiB", value_parser = parse_client_line_size, value_name = "BYTES")]
     pub max_line: usize,
+}
+
+/// `suda fingerprint`: the same certificate flags as `suda serve`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// A PEM certificate (as given to `suda serve --tls-cert`).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The folder of `suda serve --tls-self-signed` [default: suda-tls
+    /// beside the log].
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// The server's --log-file, to find the default --tls-dir beside it.
+    #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
+    pub log_file: PathBuf,
 }
 
 /// What the model is told about its job, unless `--search-system` says otherwise.

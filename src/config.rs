@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 
 use crate::cli::ServeArgs;
 use crate::net::charset::Encoding;
+use crate::net::tls::CertSource;
 use crate::room::ratelimit::Rate;
 use crate::room::{RoomConfig, SearchRules};
 use crate::search::Endpoint;
@@ -13,6 +14,10 @@ use crate::text::valid_nick;
 
 /// Name of the state file when `--state-file` is not given: it goes beside the log.
 pub const DEFAULT_STATE_FILE: &str = "suda-state.json";
+
+/// Name of the `--tls-self-signed` folder when `--tls-dir` is not given:
+/// beside the log too.
+pub const DEFAULT_TLS_DIR: &str = "suda-tls";
 
 /// Everything `suda serve` needs to know.
 #[derive(Debug, Clone)]
@@ -43,6 +48,39 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// `/search`: where the model is and how many threads ask it.
     pub search: Option<SearchSetup>,
+    /// How new connections are recognised and carried.
+    pub transport: TransportConfig,
+}
+
+/// One port for chat, TLS and HTTP: the certificate and the waits.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The certificate, if TLS is on.
+    pub tls: Option<CertSource>,
+    /// `--tls-only`.
+    pub tls_only: bool,
+    /// `--sniff-wait`.
+    pub sniff_wait: std::time::Duration,
+    /// `--tls-handshake-timeout`.
+    pub handshake_timeout: std::time::Duration,
+    /// `--max-handshakes`.
+    pub max_handshakes: usize,
+}
+
+/// The folder beside the log (or the working folder) that holds `name`.
+fn beside(log_file: Option<&Path>, name: &str) -> PathBuf {
+    match log_file.and_then(Path::parent) {
+        Some(dir) => dir.join(name),
+        None => PathBuf::from(name),
+    }
+}
+
+/// Where `--tls-self-signed` keeps its pair: `--tls-dir`, or beside the log.
+pub fn tls_dir(given: Option<&Path>, log_file: &Path) -> PathBuf {
+    match given {
+        Some(dir) => dir.to_path_buf(),
+        None => beside(optional_path(log_file).as_deref(), DEFAULT_TLS_DIR),
+    }
 }
 
 /// How `/search` reaches its model.
@@ -86,10 +124,30 @@ impl Config {
         let log_file = optional_path(&args.log_file);
         let state_file = match &args.state_file {
             Some(path) => optional_path(path),
-            None => Some(match log_file.as_deref().and_then(Path::parent) {
-                Some(dir) => dir.join(DEFAULT_STATE_FILE),
-                None => PathBuf::from(DEFAULT_STATE_FILE),
+            None => Some(beside(log_file.as_deref(), DEFAULT_STATE_FILE)),
+        };
+        let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
             }),
+            (_, _, true) => Some(CertSource::SelfSigned {
+                dir: tls_dir(args.tls_dir.as_deref(), &args.log_file),
+            }),
+            _ => None,
+        };
+        if args.tls_only && tls.is_none() {
+            return Err(
+                "--tls-only needs a certificate: --tls-cert and --tls-key, or --tls-self-signed"
+                    .into(),
+            );
+        }
+        let transport = TransportConfig {
+            tls,
+            tls_only: args.tls_only,
+            sniff_wait: args.sniff_wait,
+            handshake_timeout: args.tls_handshake_timeout,
+            max_handshakes: args.max_handshakes as usize,
         };
         let max_clients = args.max_clients as usize;
         let search_rules = args.search_url.as_ref().map(|_| SearchRules {
@@ -158,6 +216,7 @@ impl Config {
             log_file,
             state_file,
             search,
+            transport,
         })
     }
 }

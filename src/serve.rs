@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
-use crate::net::reactor::{Parts, Reactor};
+use crate::net::reactor::{Parts, Reactor, TransportSetup};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
 use crate::room::Room;
@@ -99,6 +99,17 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let tls = match &config.transport.tls {
+        Some(source) => Some(crate::net::tls::setup(source)?),
+        None => None,
+    };
+    let transport = TransportSetup {
+        tls: tls.as_ref().map(|t| t.config.clone()),
+        tls_only: config.transport.tls_only,
+        sniff_wait: config.transport.sniff_wait,
+        handshake_timeout: config.transport.handshake_timeout,
+        max_arrivals: config.transport.max_handshakes,
+    };
     let reactor = Reactor::new(Parts {
         listener,
         signals,
@@ -111,7 +122,15 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         search,
         udp,
         tcp_keepalive: config.tcp_keepalive,
+        transport,
     })?;
+    if let Some(tls) = &tls {
+        // Always printed, so people can be told what to expect (or --pin).
+        eprintln!("suda: TLS certificate {}", tls.fingerprint);
+        if config.transport.tls_only {
+            log::info!("plaintext chat is refused (--tls-only)");
+        }
+    }
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");
     if config.udp_idle.is_some() {

@@ -9,6 +9,8 @@
 //!   shared by every recipient's queue, written with `writev`.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
+//! - [`sniff`], [`transport`] and [`tls`]: one port for chat, TLS and
+//!   HTTP: what a new connection speaks, and TLS over a non-blocking socket.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
 
@@ -20,4 +22,7 @@ pub mod line;
 pub mod outq;
 pub mod reactor;
 pub mod signals;
+pub mod sniff;
 pub mod telnet;
+pub mod tls;
+pub mod transport;

@@ -41,6 +41,7 @@
 //! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
 
 mod admission;
+mod arrival;
 mod flush;
 mod outbox;
 mod reading;
@@ -67,6 +68,8 @@ use crate::net::line::TurnBuffer;
 use crate::room::Room;
 use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
+pub use arrival::TransportSetup;
+use arrival::{Arrivals, ARRIVAL_BASE};
 use outbox::Io;
 use udp::Udp;
 
@@ -131,6 +134,8 @@ pub struct Parts {
     pub udp: Option<(mio::net::UdpSocket, Duration)>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// How new connections are recognised: sniffing, TLS.
+    pub transport: TransportSetup,
 }
 
 /// The event loop and everything it owns.
@@ -183,6 +188,8 @@ pub struct Reactor {
     udp: Option<Udp>,
     /// Keep-alive probing for TCP clients, if on.
     keepalive: Option<socket2::TcpKeepalive>,
+    /// Connections not yet handed to the room (sniffing, TLS handshakes).
+    arrivals: Arrivals,
 }
 
 /// How to tell mio to watch a connection.
@@ -213,6 +220,7 @@ impl Reactor {
             search,
             udp,
             tcp_keepalive,
+            transport,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -296,6 +304,7 @@ impl Reactor {
                     .with_interval(KEEPALIVE_INTERVAL)
                     .with_retries(KEEPALIVE_PROBES)
             }),
+            arrivals: Arrivals::new(transport),
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -366,6 +375,9 @@ impl Reactor {
                             self.read_udp(now);
                         }
                     }
+                    Token(key) if key >= ARRIVAL_BASE => {
+                        self.arrival_event(key - ARRIVAL_BASE, now)
+                    }
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -385,6 +397,7 @@ impl Reactor {
                 }
             }
             self.accept(now);
+            self.expire_arrivals(now);
             if self.udp.as_ref().is_some_and(|u| u.pending) {
                 self.read_udp(now);
             }
@@ -393,6 +406,7 @@ impl Reactor {
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
+            self.reap_arrivals();
             self.frames.trim(FRAMES_KEEP);
             self.io.turn.trim(TURN_KEEP);
             if let Some(deadline) = self.stopping {
@@ -425,6 +439,7 @@ impl Reactor {
             self.room.next_deadline(),
             udp_sweep,
             self.io.closing.front().map(|(at, _, _)| *at),
+            self.arrivals.next_deadline(),
             self.accept_paused,
             self.stopping,
         ]
