@@ -287,8 +287,31 @@ pub struct ConnectArgs {
     pub log_max: usize,
 
     /// Talk to the server over UDP (one datagram per line) instead of TCP.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub udp: bool,
+
+    /// Encrypt the connection (the server needs --tls-cert or
+    /// --tls-self-signed). The certificate must be vouched for by the
+    /// system's roots or --ca, match --pin, or else is trusted on first
+    /// use: remembered in known_servers, and a change later stops the client.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With --tls: also trust the certificates in this PEM file (a private CA).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+
+    /// With --tls: accept only the certificate with this fingerprint, as
+    /// `suda fingerprint` prints it on the server.
+    #[arg(long, value_name = "SHA256:HEX", requires = "tls",
+          value_parser = crate::net::tls::fingerprint::Fingerprint::parse)]
+    pub pin: Option<crate::net::tls::fingerprint::Fingerprint>,
+
+    /// With --tls: where first-use fingerprints are remembered
+    /// [default: $XDG_DATA_HOME/suda/known_servers, or
+    /// ~/.local/share/suda/known_servers].
+    #[arg(long, value_name = "FILE")]
+    pub known_servers: Option<PathBuf>,
 
     /// With --udp: send a keep-alive after this much silence, so the
     /// server (which drops silent UDP clients after --udp-idle, 2m by
@@ -310,6 +333,17 @@ pub struct ConnectArgs {
     /// nickname.
     #[arg(long, default_value = "2MiB", value_parser = parse_client_line_size, value_name = "BYTES")]
     pub max_line: usize,
+}
+
+impl ConnectArgs {
+    /// Whom `--tls` trusts.
+    pub fn trust(&self) -> crate::client::tls::Trust {
+        crate::client::tls::Trust {
+            ca: self.ca.clone(),
+            pin: self.pin,
+            known_servers: self.known_servers.clone(),
+        }
+    }
 }
 
 /// `suda fingerprint`: the same certificate flags as `suda serve`.
@@ -533,6 +567,41 @@ mod tests {
         assert_eq!(args.log_dir, PathBuf::from("."));
         assert_eq!(args.log_max, 64 << 20);
         assert!(!args.udp && !args.no_log && args.nick.is_none());
+        assert!(!args.tls && args.pin.is_none() && args.ca.is_none());
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let hex = "0f".repeat(32);
+        let pin = format!("SHA256:{hex}");
+        let args = connect(&["--tls", "--pin", &pin, "h:1"]).expect("parse");
+        assert_eq!(args.pin.map(|p| p.to_string()), Some(pin.clone()));
+        for bad in [
+            vec!["--tls", "--udp"],
+            vec!["--pin", &pin],
+            vec!["--ca", "x.pem"],
+            vec!["--tls", "--pin", "SHA256:12"],
+        ] {
+            let err = connect(&bad).expect_err("refused");
+            assert!(
+                err.contains("--udp") || err.contains("--tls") || err.contains("--pin"),
+                "{err}"
+            );
+        }
+        let err = serve(&["--tls-cert", "c.pem"]).expect_err("needs a key");
+        assert!(err.contains("--tls-key"), "{err}");
+        let err = serve(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-self-signed",
+        ])
+        .expect_err("one or the other");
+        assert!(err.contains("--tls-self-signed"), "{err}");
+        let args = serve(&[]).expect("defaults");
+        assert_eq!(args.sniff_wait, Duration::from_millis(100));
+        assert_eq!(args.tls_handshake_timeout, Duration::from_secs(10));
     }
 
     #[test]
