@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
     let window = cfg.concurrency.div_ceil(hands.len()).max(1);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, window);
+    let plans = worker::plans(ctx, &hands, PREFIX, window);
     let shared = Shared::default();
     let limits = ctx.limits();
     let n = cfg.clients as u64;

@@ -266,7 +266,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let acked: Vec<AtomicU64> = (0..cfg.senders).map(|_| AtomicU64::new(0)).collect();
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
+    let plans = worker::plans(ctx, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let limits = ctx.limits();
     let bar = ctx.bar("fanout", cfg.clients as u64, "joining");

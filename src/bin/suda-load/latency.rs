@@ -497,7 +497,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
         return Ok(report);
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
+    let plans = worker::plans(ctx, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let (watched, workers) = worker::run_workers(
         &plans,
