@@ -342,3 +342,29 @@ fn alice_saw_leave(alice: &mut Client) -> bool {
         .expect("timeout");
     waiting && alice.line() == "[Server]: Stuck has left the chat."
 }
+
+#[test]
+fn stalled_handshakes_cannot_keep_a_newcomer_out() {
+    let server = Server::start(&["--tls-self-signed", "--max-handshakes", "2"]);
+    let stall = || {
+        let mut s = TcpStream::connect(server.addr).expect("connect");
+        s.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
+        s.write_all(b"\x16\x03\x01\x02\x00\x01").expect("send");
+        s
+    };
+    let mut first = stall();
+    let _second = stall();
+    // Both are mid-handshake (10 s to go); a chat client still gets in, and
+    // the one waiting longest made room for it.
+    let mut alice = server.connect();
+    alice.expect_prefix("[Server]: Welcome to ");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let closed = matches!(first.read(&mut buf), Ok(0))
+        || matches!(first.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(closed, "the oldest stalled handshake was not dropped");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "dropped only by its timeout"
+    );
+}

@@ -54,6 +54,15 @@ pub enum Refusal {
 }
 
 impl Context {
+    /// How the clients connect, for the report: `tcp` or `tls`.
+    pub fn transport(&self) -> &'static str {
+        if self.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        }
+    }
+
     /// The limits of a workload that starts now.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -257,7 +257,7 @@ pub fn leading_number(bytes: &[u8]) -> Option<usize> {
 /// [`Refusal::Unreachable`] when the server cannot be reached (the run
 /// stops); anything else is reported in the record.
 pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
-    let mut report = Report::new("fanout", "tcp", cfg.clients as u64);
+    let mut report = Report::new("fanout", ctx.transport(), cfg.clients as u64);
     report.senders = Some(cfg.senders as u64);
     report.message_bytes = Some(cfg.bytes as u64);
     if let Err(e) = ctx.ready(cfg.clients, cfg.check())? {

@@ -225,7 +225,10 @@ impl Reactor {
     /// Takes a new TCP connection in; it is looked at at once (a TLS
     /// client has often sent its hello already).
     pub(super) fn arrive(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
-        if self.arrivals.slab.len() >= self.arrivals.setup.max_arrivals {
+        // Finished arrivals wait in the slab for the end of the turn; they
+        // do not count.
+        let live = self.arrivals.slab.len() - self.arrivals.dead.len();
+        if live >= self.arrivals.setup.max_arrivals {
             self.evict_oldest_arrival();
         }
         let entry = self.arrivals.slab.vacant_entry();
@@ -297,7 +300,7 @@ impl Reactor {
             .min_by_key(|(_, a)| a.serial)
             .map(|(key, a)| (key, a.peer));
         if let Some((key, peer)) = oldest {
-            log::info!("too many connections arriving at once: dropped the oldest, from {peer}");
+            log::debug!("too many connections arriving at once: dropped the oldest, from {peer}");
             self.close_arrival(key);
         }
     }
