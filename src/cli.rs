@@ -57,7 +57,8 @@ pub struct ServeArgs {
 
     /// How long a new connection may stay silent before it counts as a chat
     /// client (nc, telnet) and gets the banner; a TLS client or a browser
-    /// speaks first and is recognised at once.
+    /// speaks first and is recognised at once. 0s: nothing is recognised,
+    /// every connection is plaintext chat with the banner at once (no TLS).
     #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
     pub sniff_wait: Duration,
 

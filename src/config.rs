@@ -136,6 +136,12 @@ impl Config {
             }),
             _ => None,
         };
+        if tls.is_some() && args.sniff_wait.is_zero() {
+            return Err(
+                "--sniff-wait 0s turns recognising TLS off; give TLS clients a moment (the default is 100ms)"
+                    .into(),
+            );
+        }
         if args.tls_only && tls.is_none() {
             return Err(
                 "--tls-only needs a certificate: --tls-cert and --tls-key, or --tls-self-signed"

@@ -222,6 +222,21 @@ fn tls_only_refuses_plaintext_and_redirects_http() {
         .expect("run");
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--tls-only needs a certificate"));
+    // Nor can TLS be recognised without a moment to speak first.
+    let refused = util::suda()
+        .args([
+            "serve",
+            "--tls-self-signed",
+            "--sniff-wait",
+            "0s",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args(["--log-file", "none"])
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--sniff-wait 0s"));
 }
 
 #[test]

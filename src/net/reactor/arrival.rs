@@ -225,6 +225,20 @@ impl Reactor {
     /// Takes a new TCP connection in; it is looked at at once (a TLS
     /// client has often sent its hello already).
     pub(super) fn arrive(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
+        if self.arrivals.setup.sniff_wait.is_zero() {
+            // `--sniff-wait 0s`: nothing is recognised, every connection is
+            // plaintext chat and gets the banner at once.
+            let charset = Charset::detecting(self.default_encoding);
+            match self.add(Stream::Tcp(stream), Some(peer), charset) {
+                Ok((key, serial)) => {
+                    log::debug!("conn {key} from {peer}: accepted");
+                    self.room
+                        .open(key, serial, Via::Stream(peer), now, &mut self.io);
+                }
+                Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
+            }
+            return;
+        }
         // Finished arrivals wait in the slab for the end of the turn; they
         // do not count.
         let live = self.arrivals.slab.len() - self.arrivals.dead.len();
