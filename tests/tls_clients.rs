@@ -239,3 +239,22 @@ fn socat_is_a_participant() {
     let target = format!("OPENSSL:{},verify=0", server.addr);
     chat_through(&server, || Tool::start("socat", &["-", &target]));
 }
+
+#[test]
+fn tls_to_a_server_without_it_says_so() {
+    let server = Server::start(&[]);
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut client = tls_client(&server, &home.path().join("known"), &["--nick", "Tina"]);
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("does it have TLS on?"), "{stderr}");
+    // And the plaintext client meets --tls-only's line, not silence.
+    let strict = Server::start(&["--tls-self-signed", "--tls-only"]);
+    let mut plain = strict.chat_client(&["--nick", "Tina"]);
+    plain.expect(&format!(
+        "[Server]: This server needs TLS. Connect with: suda connect --tls 127.0.0.1:{}",
+        strict.addr.port()
+    ));
+    let (status, _) = plain.finish();
+    assert_eq!(status.code(), Some(1));
+}

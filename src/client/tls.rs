@@ -323,9 +323,11 @@ pub fn handshake(
                     humantime::format_duration(timeout)
                 )
             }
-            _ if e.kind() == io::ErrorKind::UnexpectedEof => {
-                "the server hung up during the TLS handshake (does it have TLS on?)".to_string()
-            }
+            // It never showed a certificate: most likely no TLS there.
+            None => format!(
+                "the server did not take up TLS ({}); does it have TLS on?",
+                super::transport::describe(&e)
+            ),
             _ => format!("TLS handshake failed: {e}"),
         });
     }

@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 /// connection key, below the reactor's reserved tokens.
 pub(super) const ARRIVAL_BASE: usize = 1 << (usize::BITS - 2);
 
+/// A TLS alert record: content type 21, version 3.1, length 2, level
+/// fatal (2), description handshake_failure (40).
+const NO_TLS_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
+
 /// How connections arrive: `--sniff-wait`, TLS and its limits.
 #[derive(Debug, Clone)]
 pub struct TransportSetup {
@@ -482,10 +486,14 @@ fn step(
                     log::debug!("arrival from {peer}: plaintext chat refused (--tls-only)");
                     (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
                 }
-                Next::Drop => (
-                    Outcome::Close("TLS hello, but no certificate is set up"),
-                    None,
-                ),
+                Next::Drop => {
+                    // A fatal handshake_failure alert (a plaintext record, as
+                    // before any keys): the client says why, not "reset".
+                    let mut wire = Wire::Plain(tcp);
+                    wire.say_and_shut(&NO_TLS_ALERT);
+                    log::debug!("arrival from {peer}: TLS hello, but no certificate is set up");
+                    (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
+                }
             }
         }
         State::Handshaking(mut tls) => match tls.handshake() {
@@ -566,8 +574,10 @@ fn step(
                 transport::not_implemented()
             };
             let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-            log::info!(
-                "HTTP request from {peer} answered with {}: {}",
+            // Debug, and quoted: scanners send plenty, and bytes from the
+            // network must not paint the operator's terminal.
+            log::debug!(
+                "HTTP request from {peer} answered with {}: {:?}",
                 if layer == Layer::Plain && rules.tls_only {
                     "a redirect to https://"
                 } else {
