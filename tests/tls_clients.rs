@@ -123,7 +123,15 @@ fn a_pin_accepts_that_certificate_only() {
 fn a_certificate_from_a_trusted_ca_needs_no_first_use() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ca, cert, key) = write_ca_signed(dir.path(), &["127.0.0.1", "localhost"]);
-    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    // As certbot writes fullchain.pem: the server's certificate, then its issuer.
+    let fullchain = dir.path().join("fullchain.pem");
+    let chain = [
+        std::fs::read_to_string(&cert).expect("cert"),
+        std::fs::read_to_string(&ca).expect("ca"),
+    ]
+    .concat();
+    std::fs::write(&fullchain, chain).expect("write");
+    let (cert, key) = (fullchain.display().to_string(), key.display().to_string());
     let server = Server::start(&["--tls-cert", &cert, "--tls-key", &key]);
     let known = dir.path().join("known_servers");
     let ca = ca.display().to_string();
