@@ -36,7 +36,9 @@
 //!
 //! This file is the loop itself (start, one turn, timeouts, signals,
 //! shutdown); each phase of a turn is a file under `reactor/`:
-//! `admission.rs` (accept), `reading.rs` (read and dispatch), `flush.rs`
+//! `admission.rs` (accept), `arrival.rs` (what a new connection speaks:
+//! sniffing, the TLS handshake, HTTP; only chat reaches the room and the
+//! connection slab), `reading.rs` (read and dispatch), `flush.rs`
 //! (writev, lingering closes, reaping), `udp.rs` (the datagram transport)
 //! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
 
