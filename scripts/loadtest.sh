@@ -26,7 +26,7 @@ load_bin="$target/release/suda-load"
 
 usage() {
     cat <<'EOF'
-Usage: scripts/loadtest.sh [--addr HOST:PORT] [--json] [--quick] [--udp]
+Usage: scripts/loadtest.sh [--addr HOST:PORT] [--json] [--quick] [--udp] [--tls]
                            [--no-pin] [--server-arg ARG]... [generator flags...]
 
 Builds the release binaries (cargo build --release --bins), starts a local
@@ -44,6 +44,9 @@ Script flags:
   --quick            small sizes, a few seconds in all (a smoke test)
   --udp              also run the latency workload over UDP; a server started
                      here gets --udp if this suda has it
+  --tls              every client speaks TLS; a server started here gets
+                     --tls-self-signed (its pair made in a temporary folder)
+                     and --sniff-wait 3s (the generator may be slow to say hello)
   --no-pin           do not pin server and generator to different cores
   --server-arg ARG   one more flag for the server this script starts
                      (repeat it: --server-arg --max-outbuf --server-arg 4MiB)
@@ -71,6 +74,7 @@ EOF
 
 addr=""
 udp=0
+tls=0
 pin=1
 help=0
 server_args=()
@@ -97,6 +101,7 @@ while [ $# -gt 0 ]; do
         --addr) need_value "$@"; addr="$2"; shift 2 ;;
         --addr=*) addr="${1#*=}"; shift ;;
         --udp) udp=1; gen_args+=(--udp); shift ;;
+        --tls) tls=1; gen_args+=(--tls); shift ;;
         --no-pin) pin=0; shift ;;
         --server-arg) need_value "$@"; server_args+=("$2"); shift 2 ;;
         --server-arg=*) server_args+=("${1#*=}"); shift ;;
@@ -191,6 +196,12 @@ if [ -z "$addr" ]; then
             echo "loadtest: this suda has no --udp yet: the UDP workload will report that" >&2
         fi
     fi
+    if [ "$tls" = 1 ]; then
+        # A generator with thousands of connects in flight on one core may
+        # write a ClientHello later than the default 100 ms after its
+        # connect; the server would take it for plaintext chat.
+        server_flags+=(--tls-self-signed --tls-dir "$workdir/tls" --sniff-wait 3s)
+    fi
     ${server_pin[@]+"${server_pin[@]}"} "$server_bin" "${server_flags[@]}" \
         ${server_args[@]+"${server_args[@]}"} 2>"$workdir/server.err" &
     server_pid=$!
@@ -235,9 +246,9 @@ if [ -n "$server_pid" ]; then
                 (u + s) / t, u / t, s / t, p
         }' >&2
     fi
-    if [ -s "$workdir/server.err" ] && grep -qv '^suda: listening on ' "$workdir/server.err"; then
+    if [ -s "$workdir/server.err" ] && grep -qv '^suda: \(listening on\|TLS certificate\) ' "$workdir/server.err"; then
         echo "loadtest: the server's diagnostics:" >&2
-        grep -v '^suda: listening on ' "$workdir/server.err" | tail -n 20 >&2
+        grep -v '^suda: \(listening on\|TLS certificate\) ' "$workdir/server.err" | tail -n 20 >&2
     fi
 fi
 exit "$status"

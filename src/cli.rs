@@ -34,6 +34,9 @@ pub enum Command {
     /// Print the hash of an admin password, for --admin-password-file: asks
     /// twice without echo at a terminal, or reads one line from a pipe.
     HashPassword,
+    /// Print the SHA-256 fingerprint of the server's TLS certificate, for
+    /// people to check (or pin with `suda connect --tls --pin`).
+    Fingerprint(FingerprintArgs),
 }
 
 /// `suda serve`.
@@ -62,6 +65,53 @@ pub struct ServeArgs {
     /// flood someone else.
     #[arg(long, default_value = "100/s", value_name = "N/s|off")]
     pub udp_unverified_rate: RateSpec,
+    /// How long a new connection may stay silent before it counts as a chat
+    /// client (nc, telnet) and gets the banner; a TLS client or a browser
+    /// speaks first and is recognised at once. 0s: nothing is recognised,
+    /// every connection is plaintext chat with the banner at once (no TLS).
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub sniff_wait: Duration,
+
+    /// TLS certificate chain, PEM, server certificate first (Let's Encrypt:
+    /// /etc/letsencrypt/live/NAME/fullchain.pem). Re-read on SIGHUP.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key, PEM (Let's Encrypt: privkey.pem).
+    /// Re-read on SIGHUP.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Speak TLS with a certificate made at first start and kept in
+    /// --tls-dir; its fingerprint is printed at every start.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+
+    /// Where --tls-self-signed keeps its certificate and key
+    /// [default: suda-tls beside the log].
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// Refuse plaintext: chat clients are told to use TLS, HTTP is
+    /// redirected to https://.
+    #[arg(long)]
+    pub tls_only: bool,
+
+    /// A TLS handshake not finished this long after the client's hello is
+    /// closed, so stalled handshakes cannot pile up.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub tls_handshake_timeout: Duration,
+
+    /// Connections not yet recognised or in their TLS handshake, at most;
+    /// past it, the one waiting longest is dropped to make room (a flood
+    /// of stalled handshakes costs memory, not the room).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_handshakes: u32,
 
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
@@ -340,8 +390,31 @@ pub struct ConnectArgs {
     pub log_max: usize,
 
     /// Talk to the server over UDP (one datagram per line) instead of TCP.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub udp: bool,
+
+    /// Encrypt the connection (the server needs --tls-cert or
+    /// --tls-self-signed). The certificate must be vouched for by the
+    /// system's roots or --ca, match --pin, or else is trusted on first
+    /// use: remembered in known_servers, and a change later stops the client.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With --tls: also trust the certificates in this PEM file (a private CA).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+
+    /// With --tls: accept only the certificate with this fingerprint, as
+    /// `suda fingerprint` prints it on the server.
+    #[arg(long, value_name = "SHA256:HEX", requires = "tls",
+          value_parser = crate::net::tls::fingerprint::Fingerprint::parse)]
+    pub pin: Option<crate::net::tls::fingerprint::Fingerprint>,
+
+    /// With --tls: where first-use fingerprints are remembered
+    /// [default: $XDG_DATA_HOME/suda/known_servers, or
+    /// ~/.local/share/suda/known_servers].
+    #[arg(long, value_name = "FILE")]
+    pub known_servers: Option<PathBuf>,
 
     /// With --udp: send a keep-alive after this much silence, so the
     /// server (which drops silent UDP clients after --udp-idle, 2m by
@@ -363,6 +436,34 @@ pub struct ConnectArgs {
     /// nickname.
     #[arg(long, default_value = "2MiB", value_parser = parse_client_line_size, value_name = "BYTES")]
     pub max_line: usize,
+}
+
+impl ConnectArgs {
+    /// Whom `--tls` trusts.
+    pub fn trust(&self) -> crate::client::tls::Trust {
+        crate::client::tls::Trust {
+            ca: self.ca.clone(),
+            pin: self.pin,
+            known_servers: self.known_servers.clone(),
+        }
+    }
+}
+
+/// `suda fingerprint`: the same certificate flags as `suda serve`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// A PEM certificate (as given to `suda serve --tls-cert`).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The folder of `suda serve --tls-self-signed` [default: suda-tls
+    /// beside the log].
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// The server's --log-file, to find the default --tls-dir beside it.
+    #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
+    pub log_file: PathBuf,
 }
 
 /// What the model is told about its job, unless `--search-system` says otherwise.
@@ -579,6 +680,41 @@ mod tests {
         assert_eq!(args.log_dir, PathBuf::from("."));
         assert_eq!(args.log_max, 64 << 20);
         assert!(!args.udp && !args.no_log && args.nick.is_none());
+        assert!(!args.tls && args.pin.is_none() && args.ca.is_none());
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let hex = "0f".repeat(32);
+        let pin = format!("SHA256:{hex}");
+        let args = connect(&["--tls", "--pin", &pin, "h:1"]).expect("parse");
+        assert_eq!(args.pin.map(|p| p.to_string()), Some(pin.clone()));
+        for bad in [
+            vec!["--tls", "--udp"],
+            vec!["--pin", &pin],
+            vec!["--ca", "x.pem"],
+            vec!["--tls", "--pin", "SHA256:12"],
+        ] {
+            let err = connect(&bad).expect_err("refused");
+            assert!(
+                err.contains("--udp") || err.contains("--tls") || err.contains("--pin"),
+                "{err}"
+            );
+        }
+        let err = serve(&["--tls-cert", "c.pem"]).expect_err("needs a key");
+        assert!(err.contains("--tls-key"), "{err}");
+        let err = serve(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-self-signed",
+        ])
+        .expect_err("one or the other");
+        assert!(err.contains("--tls-self-signed"), "{err}");
+        let args = serve(&[]).expect("defaults");
+        assert_eq!(args.sniff_wait, Duration::from_millis(100));
+        assert_eq!(args.tls_handshake_timeout, Duration::from_secs(10));
     }
 
     #[test]

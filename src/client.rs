@@ -34,12 +34,14 @@
 //! standard error.
 
 pub mod editor;
+pub mod known_servers;
 pub mod locale;
 pub mod login;
 pub mod reassembly;
 pub mod screen;
 pub mod server_line;
 pub mod stdin;
+pub mod tls;
 pub mod transcript;
 pub mod transport;
 
@@ -229,6 +231,8 @@ impl Session {
         let target = Target::resolve(&args.server).map_err(failed)?;
         let mut transport = if args.udp {
             Transport::udp(&target)
+        } else if args.tls {
+            Transport::tls(&target, args.connect_timeout, &args.trust())
         } else {
             Transport::tcp(&target, args.connect_timeout)
         }

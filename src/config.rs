@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use crate::cli::ServeArgs;
 use crate::net::charset::Encoding;
 use crate::net::ipnet::CidrList;
+use crate::net::tls::CertSource;
 use crate::room::ratelimit::Rate;
 use crate::room::{RoomConfig, SearchRules};
 use crate::search::Endpoint;
@@ -18,6 +19,9 @@ pub const DEFAULT_STATE_FILE: &str = "suda-state.json";
 
 /// Name of the database when `--db` is not given: it goes beside the log.
 pub const DEFAULT_DB: &str = "suda.db";
+/// Name of the `--tls-self-signed` folder when `--tls-dir` is not given:
+/// beside the log too.
+pub const DEFAULT_TLS_DIR: &str = "suda-tls";
 
 /// Everything `suda serve` needs to know.
 #[derive(Debug, Clone)]
@@ -65,6 +69,39 @@ pub struct Config {
     pub password_file: Option<PathBuf>,
     /// `--admin-password-file`, read at startup.
     pub admin_password_file: Option<PathBuf>,
+    /// How new connections are recognised and carried.
+    pub transport: TransportConfig,
+}
+
+/// One port for chat, TLS and HTTP: the certificate and the waits.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The certificate, if TLS is on.
+    pub tls: Option<CertSource>,
+    /// `--tls-only`.
+    pub tls_only: bool,
+    /// `--sniff-wait`.
+    pub sniff_wait: std::time::Duration,
+    /// `--tls-handshake-timeout`.
+    pub handshake_timeout: std::time::Duration,
+    /// `--max-handshakes`.
+    pub max_handshakes: usize,
+}
+
+/// The folder beside the log (or the working folder) that holds `name`.
+fn beside(log_file: Option<&Path>, name: &str) -> PathBuf {
+    match log_file.and_then(Path::parent) {
+        Some(dir) => dir.join(name),
+        None => PathBuf::from(name),
+    }
+}
+
+/// Where `--tls-self-signed` keeps its pair: `--tls-dir`, or beside the log.
+pub fn tls_dir(given: Option<&Path>, log_file: &Path) -> PathBuf {
+    match given {
+        Some(dir) => dir.to_path_buf(),
+        None => beside(optional_path(log_file).as_deref(), DEFAULT_TLS_DIR),
+    }
 }
 
 /// How `/search` reaches its model.
@@ -132,6 +169,35 @@ impl Config {
                 None => PathBuf::from(DEFAULT_DB),
             }),
             (None, _) => Some(beside_log(DEFAULT_DB)),
+        };
+        let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (_, _, true) => Some(CertSource::SelfSigned {
+                dir: tls_dir(args.tls_dir.as_deref(), &args.log_file),
+            }),
+            _ => None,
+        };
+        if tls.is_some() && args.sniff_wait.is_zero() {
+            return Err(
+                "--sniff-wait 0s turns recognising TLS off; give TLS clients a moment (the default is 100ms)"
+                    .into(),
+            );
+        }
+        if args.tls_only && tls.is_none() {
+            return Err(
+                "--tls-only needs a certificate: --tls-cert and --tls-key, or --tls-self-signed"
+                    .into(),
+            );
+        }
+        let transport = TransportConfig {
+            tls,
+            tls_only: args.tls_only,
+            sniff_wait: args.sniff_wait,
+            handshake_timeout: args.tls_handshake_timeout,
+            max_handshakes: args.max_handshakes as usize,
         };
         let max_clients = args.max_clients as usize;
         let search_rules = args.search_url.as_ref().map(|_| SearchRules {
@@ -223,6 +289,7 @@ impl Config {
             search,
             password_file: args.password_file,
             admin_password_file: args.admin_password_file,
+            transport,
         })
     }
 }

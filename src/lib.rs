@@ -12,7 +12,8 @@
 //! - [`net`]: the reactor (accepting, reading, flushing, UDP, one file per
 //!   phase), one connection, and the wire: line codec, telnet, charset,
 //!   outgoing lines and output queues; UDP's address token and one line
-//!   per datagram; the console and the signals.
+//!   per datagram; the console and the signals; one port for chat, TLS
+//!   and HTTP (sniffing, TLS).
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and
@@ -31,7 +32,7 @@
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
 //!
 //! The client, `suda connect`, is one thread too: a mio loop over the
-//! connection (TCP or UDP) and the keyboard.
+//! connection (TCP, TLS or UDP) and the keyboard.
 //!
 //! - [`client`]: the loop, the terminal display, the nickname answers, the
 //!   personal transcript.

@@ -38,6 +38,28 @@ fn main() -> ExitCode {
         }
         Command::Connect(args) => suda::client::run(*args),
         Command::HashPassword => suda::passwords::hash_password_command(),
+        Command::Fingerprint(args) => {
+            let cert = match &args.tls_cert {
+                Some(cert) => cert.clone(),
+                None => suda::config::tls_dir(args.tls_dir.as_deref(), &args.log_file)
+                    .join(suda::net::tls::certs::SELF_SIGNED_CERT),
+            };
+            match suda::net::tls::certs::fingerprint_of_file(&cert) {
+                Ok(fingerprint) => {
+                    println!("{fingerprint}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("suda: {e:#}");
+                    if args.tls_cert.is_none() && !cert.exists() {
+                        eprintln!(
+                            "suda: `suda serve --tls-self-signed` makes it at its first start"
+                        );
+                    }
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
@@ -46,6 +68,9 @@ fn main() -> ExitCode {
 fn init_logging(level: log::LevelFilter) {
     env_logger::Builder::new()
         .filter_level(level)
+        // rustls tells of every bad handshake (scanners, junk) at warn:
+        // noise on a port open to the internet. The outcome is ours to log.
+        .filter_module("rustls", log::LevelFilter::Error)
         .parse_env("SUDA_LOG")
         .format(|buf, record| {
             writeln!(

@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
-use crate::net::reactor::{Parts, Reactor, UdpSetup};
+use crate::net::reactor::{Parts, Reactor, TransportSetup, UdpSetup};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
 use crate::room::Room;
@@ -129,6 +129,17 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let tls = match &config.transport.tls {
+        Some(source) => Some(crate::net::tls::setup(source)?),
+        None => None,
+    };
+    let transport = TransportSetup {
+        tls: tls.as_ref().map(|t| t.config.clone()),
+        tls_only: config.transport.tls_only,
+        sniff_wait: config.transport.sniff_wait,
+        handshake_timeout: config.transport.handshake_timeout,
+        max_arrivals: config.transport.max_handshakes,
+    };
     let reactor = Reactor::new(Parts {
         listener,
         signals,
@@ -148,12 +159,20 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             max_lingering: config.max_lingering,
         },
         admin_hash,
+        transport,
     })?;
     // Before the listening line, so whoever waits for that line has this too.
     match pending {
         0 => {}
         1 => log::info!("1 scheduled message restored"),
         n => log::info!("{n} scheduled messages restored"),
+    }
+    if let Some(tls) = &tls {
+        // Always printed, so people can be told what to expect (or --pin).
+        eprintln!("suda: TLS certificate {}", tls.fingerprint);
+        if config.transport.tls_only {
+            log::info!("plaintext chat is refused (--tls-only)");
+        }
     }
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");

@@ -204,7 +204,19 @@ fn a_room_too_small_says_which_flag_to_raise() {
 #[test]
 fn refused_joins_are_reported() {
     // The room is big enough, but only two may choose a nickname at once.
-    let server = Server::start(&["--rate", "off", "--max-clients", "50", "--max-joining", "2"]);
+    // --sniff-wait 0 seats each connection at accept, before its nickname
+    // arrives, so joins overlap; with the default wait a client that sends
+    // its nickname at once is recognised and joined in one step.
+    let server = Server::start(&[
+        "--rate",
+        "off",
+        "--max-clients",
+        "50",
+        "--max-joining",
+        "2",
+        "--sniff-wait",
+        "0s",
+    ]);
     let output = load(server.addr, &["--only", "fanout", "--fanout-clients", "20"]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);

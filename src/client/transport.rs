@@ -1,5 +1,5 @@
-//! The connection to the server: a TCP stream, or a UDP socket that sends
-//! one datagram per line.
+//! The connection to the server: a TCP stream (plain or TLS, see
+//! [`tls`](super::tls)), or a UDP socket that sends one datagram per line.
 //!
 //! Over UDP the server first wants proof that our address receives: the
 //! transport sends `HELO`, answers the server's `Send HELO <token> to join.`
@@ -14,13 +14,14 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
+use super::tls::{Trust, Wire};
 use crate::client::reassembly::Reassembly;
 use crate::client::server_line;
 use crate::net::codec::{Frame, Frames, LineCodec};
@@ -166,8 +167,8 @@ pub enum Transport {
 /// The TCP side.
 #[derive(Debug)]
 pub struct Tcp {
-    /// The stream, non-blocking.
-    stream: TcpStream,
+    /// The stream, non-blocking, plain or TLS.
+    stream: Wire,
     /// Splits what arrives into lines, with `--max-line` as the bound.
     codec: LineCodec,
     /// The lines of one read (reused).
@@ -228,37 +229,23 @@ impl Transport {
     ///
     /// A one-line reason from the last address tried.
     pub fn tcp(target: &Target, timeout: Duration) -> Result<Transport, String> {
-        let mut last = None;
-        for addr in &target.addrs {
-            match std::net::TcpStream::connect_timeout(addr, timeout) {
-                Ok(stream) => {
-                    let setup = stream
-                        .set_nonblocking(true)
-                        .and_then(|()| stream.set_nodelay(true));
-                    if let Err(e) = setup {
-                        return Err(describe(&e));
-                    }
-                    return Ok(Transport::Tcp(Tcp {
-                        stream: TcpStream::from_std(stream),
-                        codec: LineCodec::default(),
-                        frames: Frames::default(),
-                        buf: vec![0; 64 * 1024].into_boxed_slice(),
-                        sendq: Vec::new(),
-                        writable: false,
-                        close_when_sent: false,
-                        closed: false,
-                    }));
-                }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    last = Some(format!(
-                        "no answer within {}",
-                        humantime::format_duration(timeout)
-                    ));
-                }
-                Err(e) => last = Some(describe(&e)),
-            }
-        }
-        Err(last.unwrap_or_else(|| "host not found".into()))
+        let stream = connect(target, timeout)?;
+        stream.set_nonblocking(true).map_err(|e| describe(&e))?;
+        Ok(Tcp::over(Wire::Plain(TcpStream::from_std(stream))))
+    }
+
+    /// Connects over TCP and speaks TLS, trusting the server as `trust`
+    /// says (see [`tls`](super::tls)).
+    ///
+    /// # Errors
+    ///
+    /// A one-line reason; for a certificate that changed, the warning.
+    pub fn tls(target: &Target, timeout: Duration, trust: &Trust) -> Result<Transport, String> {
+        let (host, port) = split_host_port(&target.label)?;
+        let prepared = super::tls::prepare(host, port, trust)?;
+        let stream = connect(target, timeout)?;
+        let tls = super::tls::handshake(prepared, stream, timeout)?;
+        Ok(Tcp::over(Wire::Tls(Box::new(tls))))
     }
 
     /// Opens a UDP socket connected to the first address; `HELO` is the
@@ -414,7 +401,43 @@ impl Transport {
     }
 }
 
+/// A connected, blocking TCP stream to the first address that answers,
+/// with Nagle off (chat lines must not wait for each other).
+fn connect(target: &Target, timeout: Duration) -> Result<std::net::TcpStream, String> {
+    let mut last = None;
+    for addr in &target.addrs {
+        match std::net::TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true).map_err(|e| describe(&e))?;
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                last = Some(format!(
+                    "no answer within {}",
+                    humantime::format_duration(timeout)
+                ));
+            }
+            Err(e) => last = Some(describe(&e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| "host not found".into()))
+}
+
 impl Tcp {
+    /// The TCP transport over a connected, non-blocking stream.
+    fn over(stream: Wire) -> Transport {
+        Transport::Tcp(Tcp {
+            stream,
+            codec: LineCodec::default(),
+            frames: Frames::default(),
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            sendq: Vec::new(),
+            writable: false,
+            close_when_sent: false,
+            closed: false,
+        })
+    }
+
     fn receive(&mut self, max_line: usize, out: &mut Vec<Received>) -> io::Result<Drained> {
         let mut taken = 0;
         // Telnet answers are never sent: the client must not speak telnet.
@@ -461,7 +484,7 @@ impl Tcp {
             }
         }
         self.sendq.drain(..sent);
-        let waiting = !self.sendq.is_empty();
+        let waiting = !self.sendq.is_empty() || self.stream.holds_unsent()?;
         want_writable(
             &mut self.stream,
             registry,
@@ -472,7 +495,7 @@ impl Tcp {
         if !waiting && self.close_when_sent && !self.closed {
             self.closed = true;
             // Already closed by the server: its EOF is on the way to us.
-            let _ = self.stream.shutdown(Shutdown::Write);
+            let _ = self.stream.shutdown_write();
         }
         Ok(())
     }

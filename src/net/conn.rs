@@ -12,12 +12,15 @@ use crate::net::charset::Charset;
 use crate::net::codec::LineCodec;
 use crate::net::datagram;
 use crate::net::outq::{Flushed, OutQueue};
+use crate::net::tls::ServerTls;
 
 /// The socket behind a connection.
 #[derive(Debug)]
 pub enum Stream {
     /// A network client.
     Tcp(TcpStream),
+    /// A network client over TLS: reads and writes are plaintext.
+    Tls(Box<ServerTls>),
     /// The operator's terminal (`--console`), through a socket pair.
     Local(UnixStream),
     /// A UDP participant (`--udp`), verified: datagrams to `peer` through
@@ -36,13 +39,34 @@ pub enum Stream {
 
 impl Stream {
     /// Closes our sending side: the peer reads what was queued, then EOF.
-    pub fn shutdown_write(&self) {
+    pub fn shutdown_write(&mut self) {
         // The peer may already be gone; there is nothing to do about it.
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Tls(s) => {
+                s.close_notify();
+                s.socket().shutdown(Shutdown::Write)
+            }
             Stream::Local(s) => s.shutdown(Shutdown::Write),
             Stream::Udp { .. } => Ok(()),
         };
+    }
+
+    /// Sends what the stream itself still holds once the queue is written
+    /// (TLS records the socket did not take yet).
+    ///
+    /// # Errors
+    ///
+    /// The socket failed.
+    pub fn drain(&mut self) -> io::Result<Flushed> {
+        match self {
+            Stream::Tls(s) => match s.flush() {
+                Ok(()) => Ok(Flushed::All),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Flushed::Blocked),
+                Err(e) => Err(e),
+            },
+            _ => Ok(Flushed::All),
+        }
     }
 
     /// Whether this is a UDP participant (no socket of its own).
@@ -67,6 +91,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
             Stream::Local(s) => s.read(buf),
             // Datagrams are read from the shared socket, not per participant.
             Stream::Udp { .. } => Err(io::ErrorKind::WouldBlock.into()),
@@ -78,6 +103,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
             Stream::Local(s) => s.write(buf),
             Stream::Udp {
                 socket,
@@ -105,6 +131,7 @@ impl Write for Stream {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => s.write_vectored(bufs),
             Stream::Local(s) => s.write_vectored(bufs),
             Stream::Udp { .. } => match bufs.iter().find(|b| !b.is_empty()) {
                 Some(buf) => self.write(buf),
@@ -127,6 +154,7 @@ impl Source for Stream {
     ) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interests),
+            Stream::Tls(s) => s.socket_mut().register(registry, token, interests),
             Stream::Local(s) => s.register(registry, token, interests),
             // The shared UDP socket is registered once, by the reactor.
             Stream::Udp { .. } => Ok(()),
@@ -141,6 +169,7 @@ impl Source for Stream {
     ) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Stream::Tls(s) => s.socket_mut().reregister(registry, token, interests),
             Stream::Local(s) => s.reregister(registry, token, interests),
             Stream::Udp { .. } => Ok(()),
         }
@@ -149,6 +178,7 @@ impl Source for Stream {
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.deregister(registry),
+            Stream::Tls(s) => s.socket_mut().deregister(registry),
             Stream::Local(s) => s.deregister(registry),
             Stream::Udp { .. } => Ok(()),
         }
@@ -247,7 +277,10 @@ impl Conn {
     ///
     /// The socket failed: the connection is lost.
     pub fn flush(&mut self) -> io::Result<Flushed> {
-        let flushed = self.outq.flush(&mut self.stream)?;
+        let flushed = match self.outq.flush(&mut self.stream)? {
+            Flushed::All => self.stream.drain()?,
+            blocked => blocked,
+        };
         if flushed == Flushed::All {
             if let Phase::Closing {
                 eof,

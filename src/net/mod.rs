@@ -13,6 +13,8 @@
 //! - [`ipnet`] and [`connect_rate`]: address blocks (`--ip-exempt`), the
 //!   network an address counts as, and `--connect-rate` per network.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
+//! - [`sniff`], [`transport`] and [`tls`]: one port for chat, TLS and
+//!   HTTP: what a new connection speaks, and TLS over a non-blocking socket.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
 
@@ -27,5 +29,8 @@ pub mod line;
 pub mod outq;
 pub mod reactor;
 pub mod signals;
+pub mod sniff;
 pub mod telnet;
+pub mod tls;
+pub mod transport;
 pub mod udp_token;

@@ -38,11 +38,14 @@
 //!
 //! This file is the loop itself (start, one turn, timeouts, signals,
 //! shutdown); each phase of a turn is a file under `reactor/`:
-//! `admission.rs` (accept), `reading.rs` (read and dispatch), `flush.rs`
+//! `admission.rs` (accept), `arrival.rs` (what a new connection speaks:
+//! sniffing, the TLS handshake, HTTP; only chat reaches the room and the
+//! connection slab), `reading.rs` (read and dispatch), `flush.rs`
 //! (writev, lingering closes, reaping), `udp.rs` (the datagram transport)
 //! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
 
 mod admission;
+mod arrival;
 mod flush;
 mod outbox;
 mod reading;
@@ -72,6 +75,8 @@ use crate::room::ratelimit::Rate;
 use crate::room::Room;
 use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
+pub use arrival::TransportSetup;
+use arrival::{Arrivals, ARRIVAL_BASE};
 use outbox::Io;
 use udp::Udp;
 pub use udp::UdpSetup;
@@ -143,6 +148,8 @@ pub struct Parts {
     pub udp: Option<UdpSetup>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// How new connections are recognised: sniffing, TLS.
+    pub transport: TransportSetup,
     /// The admin password's hash (`--admin-password-file`), for the checker thread.
     pub admin_hash: Option<String>,
     /// What a flood of connections may cost.
@@ -218,6 +225,8 @@ pub struct Reactor {
     connect_rate: Option<ConnectRate>,
     /// `--sndbuf`.
     sndbuf: usize,
+    /// Connections not yet handed to the room (sniffing, TLS handshakes).
+    arrivals: Arrivals,
 }
 
 /// How to tell mio to watch a connection.
@@ -250,6 +259,7 @@ impl Reactor {
             tcp_keepalive,
             limits,
             admin_hash,
+            transport,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -333,6 +343,7 @@ impl Reactor {
             exempt: limits.ip_exempt,
             connect_rate: limits.connect_rate.map(|rate| ConnectRate::new(rate, now)),
             sndbuf: limits.sndbuf,
+            arrivals: Arrivals::new(transport),
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -403,6 +414,9 @@ impl Reactor {
                             self.read_udp(now);
                         }
                     }
+                    Token(key) if key >= ARRIVAL_BASE => {
+                        self.arrival_event(key - ARRIVAL_BASE, now)
+                    }
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -422,6 +436,7 @@ impl Reactor {
                 }
             }
             self.accept(now);
+            self.expire_arrivals(now);
             if self.udp.as_ref().is_some_and(|u| u.pending) {
                 self.read_udp(now);
             }
@@ -431,6 +446,7 @@ impl Reactor {
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
+            self.reap_arrivals();
             self.frames.trim(FRAMES_KEEP);
             self.io.turn.trim(TURN_KEEP);
             if let Some(deadline) = self.stopping {
@@ -463,6 +479,7 @@ impl Reactor {
             self.room.next_deadline(),
             udp_sweep,
             self.io.closing.front().map(|(at, _, _)| *at),
+            self.arrivals.next_deadline(),
             self.accept_paused,
             self.stopping,
         ]

@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM, turned into a readable socket for the reactor.
+//! SIGINT and SIGTERM, turned into a readable socket for the reactor;
+//! SIGHUP (reload the TLS certificate) on a thread of its own.
 //!
 //! A signal handler may do almost nothing safely. signal-hook's handler
 //! only writes a byte to a socket (the self-pipe trick); the reactor polls
@@ -34,4 +35,24 @@ pub fn pipe(signals: &[libc::c_int]) -> io::Result<mio::net::UnixStream> {
         signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
     }
     Ok(mio::net::UnixStream::from_std(read))
+}
+
+/// Runs `reload` on a thread of its own at each SIGHUP (`systemctl
+/// reload`, `kill -HUP`): work that may touch the disk, kept off the
+/// reactor. Only installed when there is something to reload, so
+/// otherwise SIGHUP still ends the server as it always did.
+///
+/// # Errors
+///
+/// The handler cannot be set up.
+pub fn on_hangup(mut reload: impl FnMut() + Send + 'static) -> io::Result<()> {
+    let mut hangups = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("sighup".into())
+        .spawn(move || {
+            for _ in hangups.forever() {
+                reload();
+            }
+        })?;
+    Ok(())
 }

@@ -75,7 +75,7 @@ impl Workload for Capacity {
 ///
 /// [`Refusal::Unreachable`] when the server cannot be reached.
 pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
-    let mut report = Report::new("capacity", "tcp", cfg.clients as u64);
+    let mut report = Report::new("capacity", ctx.transport(), cfg.clients as u64);
     let sizes = if cfg.clients < 1 || cfg.concurrency < 1 {
         Err("capacity needs at least one client and one join at a time".into())
     } else {
@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
     let window = cfg.concurrency.div_ceil(hands.len()).max(1);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, window);
+    let plans = worker::plans(ctx, &hands, PREFIX, window);
     let shared = Shared::default();
     let limits = ctx.limits();
     let n = cfg.clients as u64;

@@ -14,6 +14,8 @@ use memchr::{memchr, memchr_iter, memrchr};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use crate::tls::Wire;
+
 /// A line from the server longer than this is treated as a protocol error
 /// (the server's own lines are at most a few KiB); it bounds `partial`.
 const MAX_LINE_BYTES: usize = 1 << 20;
@@ -131,8 +133,8 @@ pub struct ReadOutcome {
 /// One participant.
 #[derive(Debug)]
 pub struct Client {
-    /// The socket.
-    stream: TcpStream,
+    /// The socket, plain or TLS (`--tls`).
+    stream: Wire,
     /// Its mio token (the index in the worker's list).
     token: Token,
     /// Where it is in its life.
@@ -161,13 +163,22 @@ impl Client {
         nick: &str,
         registry: &Registry,
         token: Token,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     ) -> Result<Client, ClientError> {
-        let mut stream = TcpStream::connect(addr).map_err(ClientError::Connect)?;
+        let mut socket = TcpStream::connect(addr).map_err(ClientError::Connect)?;
         registry
-            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(ClientError::Io)?;
         // Every message is small and must leave now; latency is measured.
-        let _ = stream.set_nodelay(true);
+        let _ = socket.set_nodelay(true);
+        let stream = match tls {
+            // The nickname waits in rustls until the handshake is done.
+            Some(config) => Wire::Tls(Box::new(suda::net::tls::stream::TlsStream::new(
+                crate::tls::session(config).map_err(ClientError::Connect)?,
+                socket,
+            ))),
+            None => Wire::Plain(socket),
+        };
         let mut out = Vec::with_capacity(nick.len() + 1);
         out.extend_from_slice(nick.as_bytes());
         out.push(b'\n');
@@ -190,10 +201,15 @@ impl Client {
     /// The connection failed, or a write did.
     pub fn on_writable(&mut self, registry: &Registry) -> Result<(), ClientError> {
         if self.phase == Phase::Connecting {
-            if let Some(e) = self.stream.take_error().map_err(ClientError::Connect)? {
+            if let Some(e) = self
+                .stream
+                .socket()
+                .take_error()
+                .map_err(ClientError::Connect)?
+            {
                 return Err(ClientError::Connect(e));
             }
-            match self.stream.peer_addr() {
+            match self.stream.socket().peer_addr() {
                 Ok(_) => self.phase = Phase::Joining,
                 // A spurious event: still connecting.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
@@ -246,6 +262,7 @@ impl Client {
         if !blocked {
             self.out.clear();
             self.out_from = 0;
+            blocked = self.stream.holds_unsent().map_err(ClientError::Io)?;
         }
         if blocked != self.wants_writable {
             let interest = if blocked {
@@ -254,7 +271,7 @@ impl Client {
                 Interest::READABLE
             };
             registry
-                .reregister(&mut self.stream, self.token, interest)
+                .reregister(self.stream.socket_mut(), self.token, interest)
                 .map_err(ClientError::Io)?;
             self.wants_writable = blocked;
         }
@@ -289,7 +306,12 @@ impl Client {
             // Readable before writable: the connection failed, or it is
             // made and the welcome is already here.
             if self.phase == Phase::Connecting {
-                if let Some(e) = self.stream.take_error().map_err(ClientError::Connect)? {
+                if let Some(e) = self
+                    .stream
+                    .socket()
+                    .take_error()
+                    .map_err(ClientError::Connect)?
+                {
                     return Err(ClientError::Connect(e));
                 }
             }
@@ -357,7 +379,7 @@ impl Client {
                 }
                 Ok(())
             })?;
-            if n < scratch.len() && !to_the_end {
+            if n < scratch.len() && !to_the_end && self.stream.short_read_drains() {
                 // A short read took everything there was; new data brings a
                 // new edge. Saves the `WouldBlock` read, half the system calls.
                 return Ok(outcome);

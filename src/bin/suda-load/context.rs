@@ -40,6 +40,8 @@ pub struct Context {
     pub origin: Instant,
     /// Draw progress bars (on standard error, if it is a terminal).
     pub progress: bool,
+    /// `--tls`: every client speaks TLS with this configuration.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Why a workload cannot start.
@@ -52,6 +54,15 @@ pub enum Refusal {
 }
 
 impl Context {
+    /// How the clients connect, for the report: `tcp` or `tls`.
+    pub fn transport(&self) -> &'static str {
+        if self.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        }
+    }
+
     /// The limits of a workload that starts now.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -131,6 +142,15 @@ impl Context {
         let stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
             .map_err(|e| Refusal::Unreachable(connect_error(addr, &e)))?;
         let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(PROBE_TIMEOUT));
+        let stream: Box<dyn Read> = match &self.tls {
+            Some(config) => {
+                let session = crate::tls::session(config)
+                    .map_err(|e| Refusal::Unreachable(format!("cannot start TLS: {e}")))?;
+                Box::new(rustls::StreamOwned::new(session, stream))
+            }
+            None => Box::new(stream),
+        };
         let mut line = Vec::new();
         let read = BufReader::new(stream)
             .take(4096)

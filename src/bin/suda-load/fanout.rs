@@ -257,7 +257,7 @@ pub fn leading_number(bytes: &[u8]) -> Option<usize> {
 /// [`Refusal::Unreachable`] when the server cannot be reached (the run
 /// stops); anything else is reported in the record.
 pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
-    let mut report = Report::new("fanout", "tcp", cfg.clients as u64);
+    let mut report = Report::new("fanout", ctx.transport(), cfg.clients as u64);
     report.senders = Some(cfg.senders as u64);
     report.message_bytes = Some(cfg.bytes as u64);
     if let Err(e) = ctx.ready(cfg.clients, cfg.check())? {
@@ -266,7 +266,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     }
     let acked: Vec<AtomicU64> = (0..cfg.senders).map(|_| AtomicU64::new(0)).collect();
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
+    let plans = worker::plans(ctx, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let limits = ctx.limits();
     let bar = ctx.bar("fanout", cfg.clients as u64, "joining");

@@ -488,7 +488,7 @@ pub fn finish_report(
 /// [`Refusal::Unreachable`] when the server cannot be reached.
 pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
     const PREFIX: &str = "ldl";
-    let mut report = Report::new("latency", "tcp", cfg.clients as u64);
+    let mut report = Report::new("latency", ctx.transport(), cfg.clients as u64);
     report.senders = Some(cfg.senders as u64);
     report.message_bytes = Some(cfg.bytes as u64);
     report.offered_rate = Some(cfg.rate as f64);
@@ -497,7 +497,7 @@ pub fn run(ctx: &Context, cfg: &Config) -> Result<Report, Refusal> {
         return Ok(report);
     }
     let hands = worker::deal(cfg.clients, ctx.threads);
-    let plans = worker::plans(ctx.addr, &hands, PREFIX, cfg.clients);
+    let plans = worker::plans(ctx, &hands, PREFIX, cfg.clients);
     let shared = Shared::default();
     let (watched, workers) = worker::run_workers(
         &plans,

@@ -35,6 +35,7 @@ mod latency;
 mod pending;
 mod procfs;
 mod report;
+mod tls;
 mod udp;
 mod worker;
 
@@ -84,6 +85,11 @@ struct Args {
     /// be started with --udp).
     #[arg(long)]
     udp: bool,
+
+    /// Speak TLS to the server (it needs --tls-cert or --tls-self-signed);
+    /// any certificate is accepted.
+    #[arg(long, conflicts_with = "udp")]
+    tls: bool,
 
     /// Print JSON instead of the table (progress still goes to standard error).
     #[arg(long)]
@@ -290,6 +296,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         settle: args.settle,
         origin: Instant::now(),
         progress: !args.no_progress,
+        tls: if args.tls { Some(tls::config()?) } else { None },
     };
     let mut run = Run {
         tool: "suda-load",

@@ -187,6 +187,8 @@ pub struct Plan {
     pub nicks: Vec<String>,
     /// Joins in flight at most (connected, welcome not yet seen).
     pub join_window: usize,
+    /// `--tls`: the client configuration.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Runs one worker until the main thread says stop (or something fails,
@@ -225,8 +227,14 @@ fn drive_inner<W: Workload>(
         // Keep the joins in flight topped up.
         while reader.joining < plan.join_window && clients.len() < plan.nicks.len() {
             let token = Token(clients.len());
-            let client = Client::connect(addr, &plan.nicks[token.0], poll.registry(), token)
-                .map_err(|e| e.describe(addr))?;
+            let client = Client::connect(
+                addr,
+                &plan.nicks[token.0],
+                poll.registry(),
+                token,
+                plan.tls.as_ref(),
+            )
+            .map_err(|e| e.describe(addr))?;
             reader.times.first_connect.get_or_insert_with(Instant::now);
             clients.push(client);
             reader.joining += 1;
@@ -405,7 +413,7 @@ impl Drop for PanicWatch<'_> {
 
 /// One plan per worker: the clients `hands` dealt it, named `PREFIX<id>`.
 pub fn plans(
-    addr: SocketAddr,
+    ctx: &crate::context::Context,
     hands: &[Vec<usize>],
     prefix: &str,
     join_window: usize,
@@ -413,9 +421,10 @@ pub fn plans(
     hands
         .iter()
         .map(|ids| Plan {
-            addr,
+            addr: ctx.addr,
             nicks: ids.iter().map(|id| format!("{prefix}{id}")).collect(),
             join_window,
+            tls: ctx.tls.clone(),
         })
         .collect()
 }

@@ -6,7 +6,6 @@ use super::{Reactor, ACCEPT_BACKOFF, ACCEPT_BATCH, BUSY_LINE, THROTTLED_LINE};
 use crate::clock::Now;
 use crate::net::charset::Charset;
 use crate::net::conn::{Conn, Stream};
-use crate::room::Via;
 use mio::{Interest, Token};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -91,15 +90,9 @@ impl Reactor {
         if let Err(e) = socket.set_send_buffer_size(self.sndbuf) {
             log::debug!("SO_SNDBUF failed for {peer}: {e}");
         }
-        let charset = Charset::detecting(self.default_encoding);
-        match self.add(Stream::Tcp(stream), Some(peer), charset) {
-            Ok((key, serial)) => {
-                log::debug!("conn {key} from {peer}: accepted");
-                self.room
-                    .open(key, serial, Via::Stream(peer), now, &mut self.io);
-            }
-            Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
-        }
+        // What it speaks (chat, TLS, HTTP) is found out before the room
+        // hears of it: see arrival.rs.
+        self.arrive(stream, peer, now);
     }
 
     /// Puts a stream in the slab and registers it.

@@ -1,0 +1,632 @@
+//! Arrival: a new connection between accept and the room. Its first bytes
+//! say what it speaks ([`transport::decide`]); a TLS client gets its
+//! handshake here, an HTTP client its answer, and a chat client (plain or
+//! TLS) is handed to the room only then, so the banner comes after the
+//! choice and the room never sees a socket that is not chat.
+//!
+//! Arrivals live in a slab of their own, with tokens from [`ARRIVAL_BASE`]
+//! up, so none of this touches the connections' slab or its hot path. A
+//! plain connection is only peeked at (`MSG_PEEK`), never read, so its
+//! first bytes reach the room through the usual read; TLS plaintext read
+//! while sniffing is put back in front of the stream
+//! ([`TlsStream::replay`](crate::net::tls::stream::TlsStream::replay)).
+//!
+//! Every arrival has a deadline: `--sniff-wait` for the first bytes (then
+//! silence means chat), `--tls-handshake-timeout` for the handshake (then
+//! it is closed), the close linger for an answered HTTP request.
+
+use super::{Reactor, CLOSE_LINGER};
+use crate::clock::Now;
+use crate::net::charset::Charset;
+use crate::net::conn::{Conn, Stream};
+use crate::net::sniff::SNIFF_BYTES;
+use crate::net::tls::stream::TlsStream;
+use crate::net::tls::ServerTls;
+use crate::net::transport::{self, Layer, Next, Rules, HTTP_HEAD_MAX};
+use crate::room::Via;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+use std::collections::BTreeSet;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arrivals' tokens are their slab key plus this: far above any
+/// connection key, below the reactor's reserved tokens.
+pub(super) const ARRIVAL_BASE: usize = 1 << (usize::BITS - 2);
+
+/// A TLS alert record: content type 21, version 3.1, length 2, level
+/// fatal (2), description handshake_failure (40).
+const NO_TLS_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
+
+/// How connections arrive: `--sniff-wait`, TLS and its limits.
+#[derive(Debug, Clone)]
+pub struct TransportSetup {
+    /// The TLS configuration, if a certificate is set up.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `--tls-only`.
+    pub tls_only: bool,
+    /// `--sniff-wait`.
+    pub sniff_wait: Duration,
+    /// `--tls-handshake-timeout`.
+    pub handshake_timeout: Duration,
+    /// `--max-handshakes`.
+    pub max_arrivals: usize,
+}
+
+/// Every connection not yet handed to the room.
+#[derive(Debug)]
+pub(super) struct Arrivals {
+    /// By key (token minus [`ARRIVAL_BASE`]).
+    slab: Slab<Arrival>,
+    /// `(deadline, serial, key)` of every arrival, earliest first.
+    deadlines: BTreeSet<(Instant, u64, usize)>,
+    /// Finished arrivals, removed at the end of the turn.
+    dead: Vec<usize>,
+    /// The rules.
+    setup: TransportSetup,
+}
+
+impl Arrivals {
+    /// No arrivals yet.
+    pub(super) fn new(setup: TransportSetup) -> Arrivals {
+        Arrivals {
+            slab: Slab::new(),
+            deadlines: BTreeSet::new(),
+            dead: Vec::new(),
+            setup,
+        }
+    }
+
+    /// The earliest deadline, for the poll's timeout.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(at, _, _)| at)
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            tls: self.setup.tls.is_some(),
+            tls_only: self.setup.tls_only,
+        }
+    }
+
+    /// Moves an arrival's deadline.
+    fn set_deadline(&mut self, key: usize, at: Instant) {
+        if let Some(arrival) = self.slab.get_mut(key) {
+            self.deadlines
+                .remove(&(arrival.deadline, arrival.serial, key));
+            arrival.deadline = at;
+            self.deadlines.insert((at, arrival.serial, key));
+        }
+    }
+
+    /// Forgets an arrival (its socket was handed on or is to be closed).
+    fn finish(&mut self, key: usize) {
+        if let Some(arrival) = self.slab.get_mut(key) {
+            self.deadlines
+                .remove(&(arrival.deadline, arrival.serial, key));
+            if !arrival.done {
+                arrival.done = true;
+                self.dead.push(key);
+            }
+        }
+    }
+}
+
+/// One connection being recognised.
+#[derive(Debug)]
+struct Arrival {
+    /// Tells a reused key from the arrival a deadline was set for.
+    serial: u64,
+    /// Remote address.
+    peer: SocketAddr,
+    /// When waiting in the current state ends.
+    deadline: Instant,
+    /// WRITABLE is registered (TLS output blocked).
+    writable: bool,
+    /// Finished; removed at the end of the turn.
+    done: bool,
+    /// What it is doing.
+    state: State,
+}
+
+/// Where an arrival is.
+#[derive(Debug)]
+enum State {
+    /// Plain TCP, waiting for the first bytes (peeked, never taken).
+    Sniffing(TcpStream),
+    /// In the TLS handshake.
+    Handshaking(Box<ServerTls>),
+    /// TLS is up; waiting for the first plaintext, kept here.
+    Opened(Box<ServerTls>, Vec<u8>),
+    /// Reading an HTTP request head before answering it.
+    Http {
+        /// The connection.
+        wire: Wire,
+        /// The head so far (at most [`HTTP_HEAD_MAX`]).
+        head: Vec<u8>,
+        /// Plain (`--tls-only` redirects) or inside TLS.
+        layer: Layer,
+    },
+    /// Answered: input is read and dropped until the peer hangs up, so
+    /// the answer is not destroyed by a reset.
+    Closing(Wire),
+    /// Handed on, or between two states.
+    Gone,
+}
+
+/// A socket with or without TLS, before it is a chat [`Stream`].
+#[derive(Debug)]
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<ServerTls>),
+}
+
+impl Wire {
+    fn socket_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Wire::Plain(s) => s,
+            Wire::Tls(s) => s.socket_mut(),
+        }
+    }
+
+    /// Says `bytes` (a line, an HTTP answer: small enough for any socket
+    /// buffer) and closes our sending side.
+    fn say_and_shut(&mut self, bytes: &[u8]) {
+        // A peer that cannot take a few hundred bytes is not listening.
+        let _ = self.write_all(bytes);
+        match self {
+            Wire::Plain(s) => {
+                let _ = s.shutdown(Shutdown::Write);
+            }
+            Wire::Tls(s) => {
+                let _ = s.flush();
+                s.close_notify();
+                let _ = s.socket().shutdown(Shutdown::Write);
+            }
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.write(buf),
+            Wire::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Wire::Plain(_) => Ok(()),
+            Wire::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// What a step left the arrival as.
+enum Outcome {
+    /// Still arriving.
+    Stay(State),
+    /// A chat client: to the room.
+    Seat(Stream, &'static str),
+    /// Close it (dropping the socket).
+    Close(&'static str),
+}
+
+impl Reactor {
+    /// Takes a new TCP connection in; it is looked at at once (a TLS
+    /// client has often sent its hello already).
+    pub(super) fn arrive(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
+        if self.arrivals.setup.sniff_wait.is_zero() {
+            // `--sniff-wait 0s`: nothing is recognised, every connection is
+            // plaintext chat and gets the banner at once.
+            let charset = Charset::detecting(self.default_encoding);
+            match self.add(Stream::Tcp(stream), Some(peer), charset) {
+                Ok((key, serial)) => {
+                    log::debug!("conn {key} from {peer}: accepted");
+                    self.room
+                        .open(key, serial, Via::Stream(peer), now, &mut self.io);
+                }
+                Err(e) => log::warn!("cannot watch the connection from {peer}: {e}"),
+            }
+            return;
+        }
+        // Finished arrivals wait in the slab for the end of the turn; they
+        // do not count.
+        let live = self.arrivals.slab.len() - self.arrivals.dead.len();
+        if live >= self.arrivals.setup.max_arrivals {
+            self.evict_oldest_arrival(now);
+        }
+        let entry = self.arrivals.slab.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(ARRIVAL_BASE + key),
+            Interest::READABLE,
+        ) {
+            log::warn!("cannot watch the connection from {peer}: {e}");
+            return;
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let deadline = now.mono + self.arrivals.setup.sniff_wait;
+        entry.insert(Arrival {
+            serial,
+            peer,
+            deadline,
+            writable: false,
+            done: false,
+            state: State::Sniffing(stream),
+        });
+        self.arrivals.deadlines.insert((deadline, serial, key));
+        self.step_arrival(key, false, now);
+    }
+
+    /// An arrival's socket is ready.
+    pub(super) fn arrival_event(&mut self, key: usize, now: Now) {
+        self.step_arrival(key, false, now);
+    }
+
+    /// Acts on arrivals whose wait is over.
+    pub(super) fn expire_arrivals(&mut self, now: Now) {
+        while let Some(&(at, serial, key)) = self.arrivals.deadlines.first() {
+            if at > now.mono {
+                return;
+            }
+            self.arrivals.deadlines.pop_first();
+            if self
+                .arrivals
+                .slab
+                .get(key)
+                .is_some_and(|a| a.serial == serial && !a.done)
+            {
+                self.step_arrival(key, true, now);
+            }
+        }
+    }
+
+    /// Removes finished arrivals: the end of the turn, so no event of this
+    /// turn can reach a newcomer that reused the key.
+    pub(super) fn reap_arrivals(&mut self) {
+        while let Some(key) = self.arrivals.dead.pop() {
+            if self.arrivals.slab.get(key).is_some_and(|a| a.done) {
+                self.arrivals.slab.remove(key);
+            }
+        }
+    }
+
+    /// Too many at once: the one waiting longest makes way, so a newcomer
+    /// is always looked at. One still silent is taken for a chat client
+    /// now rather than dropped: it may be a person with nc, who gets the
+    /// banner (or the room's answer) a little early instead of silence. One
+    /// in a TLS handshake that never finishes is dropped.
+    fn evict_oldest_arrival(&mut self, now: Now) {
+        let oldest = self
+            .arrivals
+            .slab
+            .iter()
+            .filter(|(_, a)| !a.done)
+            .min_by_key(|(_, a)| a.serial)
+            .map(|(key, a)| (key, a.peer, matches!(a.state, State::Sniffing(_))));
+        match oldest {
+            Some((key, peer, true)) => {
+                self.step_arrival(key, true, now);
+                // Its first bytes said TLS after all: it waits no more.
+                if self.arrivals.slab.get(key).is_some_and(|a| !a.done) {
+                    log::debug!("too many connections arriving at once: dropped one from {peer}");
+                    self.close_arrival(key);
+                }
+            }
+            Some((key, peer, false)) => {
+                log::debug!(
+                    "too many connections arriving at once: dropped the oldest, from {peer}"
+                );
+                self.close_arrival(key);
+            }
+            None => {}
+        }
+    }
+
+    /// Moves arrival `key` on as far as its socket allows; `expired`: its
+    /// deadline has passed.
+    fn step_arrival(&mut self, key: usize, expired: bool, now: Now) {
+        let rules = self.arrivals.rules();
+        let setup = self.arrivals.setup.clone();
+        let Some(arrival) = self.arrivals.slab.get_mut(key) else {
+            return;
+        };
+        if arrival.done {
+            return;
+        }
+        let peer = arrival.peer;
+        let mut state = std::mem::replace(&mut arrival.state, State::Gone);
+        let mut expired = expired;
+        let outcome = loop {
+            let (outcome, deadline) = step(state, expired, rules, &setup, peer);
+            match (outcome, deadline) {
+                (Outcome::Stay(next), Some(wait)) => {
+                    // A new state with a wait of its own: it may have
+                    // something to do at once (the plaintext that came with
+                    // the handshake's end).
+                    self.arrivals.set_deadline(key, now.mono + wait);
+                    state = next;
+                    expired = false;
+                }
+                (outcome, _) => break outcome,
+            }
+        };
+        match outcome {
+            Outcome::Stay(state) => {
+                let registry = self.poll.registry();
+                if let Some(arrival) = self.arrivals.slab.get_mut(key) {
+                    arrival.state = state;
+                    watch_output(arrival, key, registry);
+                }
+            }
+            Outcome::Seat(stream, how) => {
+                self.arrivals.finish(key);
+                self.seat(stream, peer, how, now);
+            }
+            Outcome::Close(why) => {
+                log::debug!("arrival from {peer}: {why}");
+                self.close_arrival(key);
+            }
+        }
+    }
+
+    /// Drops an arrival; closing its socket takes it out of the poller.
+    fn close_arrival(&mut self, key: usize) {
+        if let Some(arrival) = self.arrivals.slab.get_mut(key) {
+            arrival.state = State::Gone;
+        }
+        self.arrivals.finish(key);
+    }
+
+    /// Hands a chat client to the room, then reads what it already sent.
+    fn seat(&mut self, mut stream: Stream, peer: SocketAddr, how: &str, now: Now) {
+        if self.stopping.is_some() {
+            return; // shutting down: the socket closes as it drops
+        }
+        let entry = self.io.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .reregister(&mut stream, Token(key), Interest::READABLE)
+        {
+            log::warn!("cannot watch the connection from {peer}: {e}");
+            return;
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let charset = Charset::detecting(self.default_encoding);
+        entry.insert(Conn::new(serial, stream, Some(peer), charset));
+        log::debug!("conn {key} from {peer}: accepted ({how})");
+        self.room
+            .open(key, serial, Via::Stream(peer), now, &mut self.io);
+        // Its first bytes (or the end of its input) are already here, and
+        // no new readiness event may come for them.
+        self.read(key, now);
+    }
+}
+
+/// Registers WRITABLE while TLS output waits for the socket, and drops it after.
+fn watch_output(arrival: &mut Arrival, key: usize, registry: &Registry) {
+    let (socket, blocked) = match &mut arrival.state {
+        State::Handshaking(t) | State::Opened(t, _) => {
+            let blocked = t.has_unsent();
+            (t.socket_mut(), blocked)
+        }
+        State::Http {
+            wire: Wire::Tls(t), ..
+        }
+        | State::Closing(Wire::Tls(t)) => {
+            let blocked = t.has_unsent();
+            (t.socket_mut(), blocked)
+        }
+        _ => return,
+    };
+    if blocked != arrival.writable {
+        let interest = if blocked {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if registry
+            .reregister(socket, Token(ARRIVAL_BASE + key), interest)
+            .is_ok()
+        {
+            arrival.writable = blocked;
+        }
+    }
+}
+
+/// One step of an arrival's life: the next state and, if it starts a new
+/// wait, how long that wait is.
+fn step(
+    state: State,
+    expired: bool,
+    rules: Rules,
+    setup: &TransportSetup,
+    peer: SocketAddr,
+) -> (Outcome, Option<Duration>) {
+    match state {
+        State::Sniffing(tcp) => {
+            let mut first = [0u8; SNIFF_BYTES];
+            let (seen, waited) = match tcp.peek(&mut first) {
+                Ok(0) => (0, true), // the peer closed: whatever it is, it said nothing
+                Ok(n) => (n, expired),
+                Err(e) if is_wait(&e) => (0, expired),
+                Err(_) => return (Outcome::Close("failed before a byte"), None),
+            };
+            match transport::decide(Layer::Plain, &first[..seen], waited, rules) {
+                Next::Wait => (Outcome::Stay(State::Sniffing(tcp)), None),
+                Next::Chat => (Outcome::Seat(Stream::Tcp(tcp), "plain"), None),
+                Next::Handshake => match setup
+                    .tls
+                    .as_ref()
+                    .map(|c| rustls::ServerConnection::new(Arc::clone(c)))
+                {
+                    Some(Ok(conn)) => (
+                        Outcome::Stay(State::Handshaking(Box::new(TlsStream::new(conn, tcp)))),
+                        Some(setup.handshake_timeout),
+                    ),
+                    _ => (Outcome::Close("TLS could not start"), None),
+                },
+                Next::Http => (
+                    Outcome::Stay(State::Http {
+                        wire: Wire::Plain(tcp),
+                        head: Vec::new(),
+                        layer: Layer::Plain,
+                    }),
+                    Some(setup.handshake_timeout),
+                ),
+                Next::NeedsTls => {
+                    let here = tcp
+                        .local_addr()
+                        .map_or_else(|_| "HOST:PORT".to_string(), |a| a.to_string());
+                    let mut wire = Wire::Plain(tcp);
+                    wire.say_and_shut(transport::tls_needed_line(&here).as_bytes());
+                    log::debug!("arrival from {peer}: plaintext chat refused (--tls-only)");
+                    (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
+                }
+                Next::Drop => {
+                    // A fatal handshake_failure alert (a plaintext record, as
+                    // before any keys): the client says why, not "reset".
+                    let mut wire = Wire::Plain(tcp);
+                    wire.say_and_shut(&NO_TLS_ALERT);
+                    log::debug!("arrival from {peer}: TLS hello, but no certificate is set up");
+                    (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
+                }
+            }
+        }
+        State::Handshaking(mut tls) => match tls.handshake() {
+            Ok(progress) if progress.done => (
+                Outcome::Stay(State::Opened(tls, Vec::with_capacity(SNIFF_BYTES))),
+                Some(setup.sniff_wait),
+            ),
+            Ok(_) if expired => (Outcome::Close("TLS handshake did not finish in time"), None),
+            Ok(_) => (Outcome::Stay(State::Handshaking(tls)), None),
+            Err(_) => (Outcome::Close("TLS handshake failed"), None),
+        },
+        State::Opened(mut tls, mut first) => {
+            // The handshake's last flight, if the socket was full (reading
+            // below sends it too, but only when rustls has to read).
+            let _ = tls.flush();
+            let mut waited = expired;
+            while first.len() < SNIFF_BYTES {
+                let mut more = [0u8; SNIFF_BYTES];
+                let room = SNIFF_BYTES - first.len();
+                match tls.read(&mut more[..room]) {
+                    Ok(0) => {
+                        waited = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        first.extend_from_slice(&more[..n]);
+                        if transport::decide(Layer::Tls, &first, false, rules) != Next::Wait {
+                            break;
+                        }
+                    }
+                    Err(e) if is_wait(&e) => break,
+                    Err(_) => return (Outcome::Close("TLS failed before a byte"), None),
+                }
+            }
+            match transport::decide(Layer::Tls, &first, waited, rules) {
+                Next::Wait => (Outcome::Stay(State::Opened(tls, first)), None),
+                Next::Http => (
+                    Outcome::Stay(State::Http {
+                        wire: Wire::Tls(tls),
+                        head: first,
+                        layer: Layer::Tls,
+                    }),
+                    Some(setup.handshake_timeout),
+                ),
+                // Inside TLS nothing else is possible: it is chat.
+                _ => {
+                    tls.replay(&first);
+                    (Outcome::Seat(Stream::Tls(tls), "TLS"), None)
+                }
+            }
+        }
+        State::Http {
+            mut wire,
+            mut head,
+            layer,
+        } => {
+            let mut ended = expired;
+            let mut chunk = [0u8; 2048];
+            while !ended && head.len() < HTTP_HEAD_MAX && !transport::head_complete(&head) {
+                let room = (HTTP_HEAD_MAX - head.len()).min(chunk.len());
+                match wire.read(&mut chunk[..room]) {
+                    Ok(0) => ended = true,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    Err(e) if is_wait(&e) => break,
+                    Err(_) => return (Outcome::Close("failed during an HTTP request"), None),
+                }
+            }
+            if !(ended || head.len() >= HTTP_HEAD_MAX || transport::head_complete(&head)) {
+                return (Outcome::Stay(State::Http { wire, head, layer }), None);
+            }
+            let answer = if layer == Layer::Plain && rules.tls_only {
+                let here = wire
+                    .socket_mut()
+                    .local_addr()
+                    .map_or_else(|_| "localhost".to_string(), |a| a.to_string());
+                transport::redirect_to_https(&head, &here)
+            } else {
+                transport::not_implemented()
+            };
+            let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+            // Debug, and quoted: scanners send plenty, and bytes from the
+            // network must not paint the operator's terminal.
+            log::debug!(
+                "HTTP request from {peer} answered with {}: {:?}",
+                if layer == Layer::Plain && rules.tls_only {
+                    "a redirect to https://"
+                } else {
+                    "501"
+                },
+                String::from_utf8_lossy(&first_line[..first_line.len().min(120)]).trim_end()
+            );
+            wire.say_and_shut(&answer);
+            (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
+        }
+        State::Closing(mut wire) => {
+            if expired {
+                return (Outcome::Close("did not hang up after its answer"), None);
+            }
+            let _ = wire.flush();
+            let mut sink = [0u8; 2048];
+            loop {
+                match wire.read(&mut sink) {
+                    Ok(0) => return (Outcome::Close("answered and closed"), None),
+                    Ok(_) => {}
+                    Err(e) if is_wait(&e) => return (Outcome::Stay(State::Closing(wire)), None),
+                    Err(_) => return (Outcome::Close("answered; then it failed"), None),
+                }
+            }
+        }
+        State::Gone => (Outcome::Close("gone"), None),
+    }
+}
+
+/// `WouldBlock` and `Interrupted`: try again at the next event.
+fn is_wait(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
