@@ -39,6 +39,18 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let telnet_listener = match &config.telnet_bind {
+        Some(spec) => Some(bind(spec, config.listen_backlog)?),
+        None => None,
+    };
+    let telnet_addr = match &telnet_listener {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .context("cannot read the telnet listening address")?,
+        ),
+        None => None,
+    };
     let udp = match config.udp_idle {
         Some(idle) => {
             // The same address and port as TCP, so one HOST:PORT serves both.
@@ -101,6 +113,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     };
     let reactor = Reactor::new(Parts {
         listener,
+        telnet_listener,
         signals,
         console,
         room,
@@ -113,6 +126,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         tcp_keepalive: config.tcp_keepalive,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
+    if let Some(telnet) = telnet_addr {
+        eprintln!("suda: telnet listening on {telnet}");
+    }
     eprintln!("suda: listening on {addr}");
     if config.udp_idle.is_some() {
         log::info!("UDP participants welcome on {addr} too");
