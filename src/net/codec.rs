@@ -391,6 +391,38 @@ mod tests {
         }
     }
 
+    /// The first telnet command arrives in the middle of a line (or of
+    /// its CR LF): the line is finished by the editor, whole and once.
+    #[test]
+    fn switching_to_telnet_mid_line_keeps_the_line() {
+        let input: &[u8] = b"ab\xff\xf1cd\r\nef\r\xff\xf1\ngh\r\0ij\n";
+        for i in 0..=input.len() {
+            for j in i..=input.len() {
+                let parts = decode(&[&input[..i], &input[i..j], &input[j..]], 10, true);
+                assert_eq!(parts, ["abcd", "ef", "gh", "ij"], "split at {i},{j}");
+            }
+        }
+        // The first command right between a CR and its LF.
+        let input: &[u8] = b"ab\r\xff\xf1\nx\n";
+        for i in 0..=input.len() {
+            let parts = decode(&[&input[..i], &input[i..]], 10, true);
+            assert_eq!(parts, ["ab", "x"], "split at {i}");
+        }
+    }
+
+    #[test]
+    fn a_telnet_listener_codec_offers_and_echoes_once_agreed() {
+        let mut offers = Vec::new();
+        let mut codec = LineCodec::telnet(&mut offers);
+        assert!(offers.starts_with(b"\xff\xfb\x01")); // WILL ECHO first
+        assert!(codec.speaks_telnet() && !codec.echoing());
+        let (mut frames, mut reply) = (Frames::default(), Vec::new());
+        codec.feed(b"\xff\xfd\x01hi\r", 100, &mut frames, &mut reply);
+        assert!(codec.echoing());
+        assert_eq!(frames.echo(), b"hi\r\n");
+        assert_eq!(frames.iter().collect::<Vec<_>>(), [Frame::Line(b"hi")]);
+    }
+
     #[test]
     fn exact_limit_is_accepted_and_one_more_is_not() {
         assert_eq!(
