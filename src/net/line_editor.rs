@@ -10,8 +10,9 @@
 //! The line is kept as the bytes the client typed, in its own encoding
 //! (UTF-8 or CP949). What a character is depends on that encoding, and a
 //! connection may switch (detection, `/encoding`), so the line is cut into
-//! characters when needed, with the encoding the whole line makes sense
-//! in, the same rule [`Charset::decode`] applies when the line arrives.
+//! characters in both encodings as it is typed, and the cut that applies
+//! is chosen by the rule [`Charset::decode`] applies when the line
+//! arrives: the connection's encoding, unless only the other makes sense.
 //!
 //! The row holding the line never wraps: a line wider than the window
 //! (NAWS, else 80 columns) shows its end. When other lines arrive, the
