@@ -102,7 +102,7 @@ const MAX_REPLIES: usize = 64;
 /// Bytes of one subnegotiation at most (window size, terminal type and
 /// environment fit easily). A stray `IAC SB` without `IAC SE` would
 /// otherwise swallow the rest of the connection's input.
-const MAX_SUBNEGOTIATION: usize = 512;
+const MAX_SUBNEGOTIATION: u16 = 512;
 
 /// One side of one option, as RFC 1143 keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -189,9 +189,9 @@ enum State {
     /// After IAC SB, waiting for the option byte.
     SubOption,
     /// Inside IAC SB ..., with the bytes seen so far.
-    Sub(usize),
+    Sub(u16),
     /// After IAC inside a subnegotiation.
-    SubIac(usize),
+    SubIac(u16),
 }
 
 /// The subnegotiation being read: only NAWS is kept, and it is 4 bytes.
@@ -226,17 +226,24 @@ struct Subnegotiation {
 pub struct TelnetFilter {
     /// Position inside a command that may continue in the next read.
     state: State,
-    /// The peer is a telnet client and the server has made its offers.
-    started: bool,
+    /// The last data byte let through: tells whether a command arrived in
+    /// the middle of a multi-byte character.
+    last: u8,
+    /// The negotiation, once the peer turned out to be a telnet client
+    /// (or the server spoke first). Boxed: netcat connections, nearly all
+    /// of them, never need it.
+    session: Option<Box<Session>>,
+}
+
+/// What a telnet connection negotiated, and is negotiating.
+#[derive(Debug, Default, Clone)]
+struct Session {
     /// Our side of each option in [`OURS`].
     us: [Q; OURS.len()],
     /// The peer's side of each option in [`THEIRS`].
     him: [Q; THEIRS.len()],
     /// Negotiation answers sent so far.
     replies: usize,
-    /// The last data byte let through: tells whether a command arrived in
-    /// the middle of a multi-byte character.
-    last: u8,
     /// The subnegotiation being read.
     sub: Subnegotiation,
 }
@@ -245,23 +252,23 @@ impl TelnetFilter {
     /// A filter for the telnet listener: the server speaks first, so the
     /// offers go out (into `reply`) before anything is read.
     pub fn speaking_first(reply: &mut Vec<u8>) -> TelnetFilter {
-        let mut filter = TelnetFilter {
-            started: true,
+        let mut session = Box::<Session>::default();
+        session.offer(reply);
+        TelnetFilter {
+            session: Some(session),
             ..TelnetFilter::default()
-        };
-        filter.offer(reply);
-        filter
+        }
     }
 
     /// Whether the peer is a telnet client (it sent a command, or it came
     /// in through the telnet listener).
     pub fn speaks_telnet(&self) -> bool {
-        self.started
+        self.session.is_some()
     }
 
     /// Whether the server echoes what the peer types (character mode).
     pub fn echoing(&self) -> bool {
-        self.us[0] == Q::Yes
+        self.session.as_ref().is_some_and(|s| s.echoing())
     }
 
     /// Hands the data of `input` and any mode changes to `rx`, in order,
@@ -314,12 +321,13 @@ impl TelnetFilter {
                     self.data(&[byte], rx);
                     return State::Data;
                 }
-                if !self.started {
-                    self.started = true;
+                if self.session.is_none() {
                     rx.event(Event::Telnet);
-                    self.offer(reply);
+                    let mut session = Box::<Session>::default();
+                    session.offer(reply);
+                    self.session = Some(session);
                 }
-                let binary_in = self.him[0] == Q::Yes;
+                let binary_in = self.session.as_ref().is_some_and(|s| s.him[0] == Q::Yes);
                 match (byte, typed_key(byte)) {
                     (_, Some(key)) if self.last >= 0x80 && !binary_in => {
                         self.data(&[0x80 | key], rx);
@@ -336,6 +344,31 @@ impl TelnetFilter {
                     }
                 }
             }
+            // Every command started the session: past IAC there is one.
+            _ => match self.session.as_deref_mut() {
+                Some(session) => session.command(self.state, byte, reply, rx),
+                None => State::Data,
+            },
+        }
+    }
+}
+
+impl Session {
+    /// Whether our ECHO is on.
+    fn echoing(&self) -> bool {
+        self.us[0] == Q::Yes
+    }
+
+    /// The next state after `byte`, in a negotiation or subnegotiation.
+    fn command(
+        &mut self,
+        state: State,
+        byte: u8,
+        reply: &mut Vec<u8>,
+        rx: &mut impl Receiver,
+    ) -> State {
+        match state {
+            State::Data | State::Iac => State::Data,
             State::Negotiate(command) => {
                 self.negotiate(command, byte, reply, rx);
                 State::Data
@@ -625,7 +658,10 @@ mod tests {
     #[test]
     fn an_unfinished_subnegotiation_does_not_swallow_the_connection() {
         let mut input = b"\xff\xfa\x18".to_vec();
-        input.extend(std::iter::repeat_n(b'x', MAX_SUBNEGOTIATION + 10));
+        input.extend(std::iter::repeat_n(
+            b'x',
+            usize::from(MAX_SUBNEGOTIATION) + 10,
+        ));
         input.extend_from_slice(b"\nhello\n");
         let (seen, _) = run(&[&input]);
         assert!(seen.data.ends_with(b"\nhello\n"), "{:?}", seen.data);
