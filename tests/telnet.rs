@@ -605,11 +605,16 @@ impl Drop for Tmux {
 
 /// Starts `program` on the server's telnet listener and joins as `nick`.
 fn real_telnet(program: &str, addr: SocketAddr, nick: &str, columns: u16) -> Tmux {
-    // -8, as the README says: netkit telnet otherwise compares typed bytes
+    // -E, as the README says: netkit telnet otherwise compares typed bytes
     // with its escape key with the high bit masked, and 0x9D (in 이, 의,
     // 아이고) opens its telnet> prompt.
     let command = format!("{program} -E {} {}", addr.ip(), addr.port());
-    let tmux = Tmux::start(&command, columns);
+    join_in_tmux(&command, nick, columns)
+}
+
+/// Runs `command` (a telnet to the server) in tmux and joins as `nick`.
+fn join_in_tmux(command: &str, nick: &str, columns: u16) -> Tmux {
+    let tmux = Tmux::start(command, columns);
     tmux.wait_for("Enter your nickname:");
     tmux.type_text(nick);
     tmux.press("Enter");
@@ -688,5 +693,33 @@ fn real_telnet_keeps_the_typed_line_while_messages_arrive() {
         tmux.type_text(" 끝");
         tmux.press("Enter");
         alice.expect("Typist >> 반쯤 쓴 줄이 끝");
+    }
+}
+
+/// The README's command for the chat port: the minus before the port
+/// makes BSD-derived telnets negotiate at connect, as on port 23.
+#[test]
+fn real_telnet_on_the_chat_port_with_a_minus_before_the_port() {
+    for program in real_telnets("real_telnet_on_the_chat_port_with_a_minus_before_the_port") {
+        let server = Server::start(&[]);
+        let mut alice = server.join("Alice");
+        let command = format!(
+            "{program} -E -- {} -{}",
+            server.addr.ip(),
+            server.addr.port()
+        );
+        let tmux = join_in_tmux(&command, "Minus", 80);
+        alice.expect("[Server]: Minus has joined the chat.");
+        // 녕 and 저녁 hold 0x85 (netkit's echo key), 이 and 아이고 0x9D.
+        tmux.type_text("안녕 아이고 저녁이에요");
+        tmux.press("Enter");
+        alice.expect("Minus >> 안녕 아이고 저녁이에요");
+        alice.send("z1");
+        alice.send("z2");
+        let screen = tmux.wait_for("Alice >> z2");
+        assert!(
+            screen.iter().any(|row| row == "Alice >> z1"),
+            "{program}: {screen:#?}"
+        );
     }
 }
