@@ -46,6 +46,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:9999", value_name = "HOST:PORT")]
     pub bind: String,
 
+    /// Also listen for telnet here (e.g. 0.0.0.0:23, so `telnet HOST`
+    /// works): its connections are offered character mode at once, since
+    /// Linux and macOS telnet say nothing first on a port that is not 23.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub telnet_bind: Option<String>,
+
     /// Connections the kernel may hold waiting to be accepted (when many
     /// join at once); capped by net.core.somaxconn.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]

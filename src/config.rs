@@ -28,6 +28,9 @@ pub const DEFAULT_TLS_DIR: &str = "suda-tls";
 pub struct Config {
     /// Where to listen, as given (resolved when binding).
     pub bind: String,
+    /// Where to listen for telnet clients that wait for the server to
+    /// negotiate (`--telnet-bind`), if anywhere.
+    pub telnet_bind: Option<String>,
     /// Connections waiting to be accepted, at most.
     pub listen_backlog: u32,
     /// `--udp`: how long a silent UDP participant stays, if UDP is on.
@@ -235,6 +238,7 @@ impl Config {
         };
         Ok(Config {
             bind: args.bind,
+            telnet_bind: args.telnet_bind,
             listen_backlog: args.listen_backlog,
             udp_idle: args.udp.then_some(args.udp_idle),
             udp_unverified_rate: args.udp_unverified_rate.0,

@@ -56,6 +56,18 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let telnet_listener = match &config.telnet_bind {
+        Some(spec) => Some(bind(spec, config.listen_backlog)?),
+        None => None,
+    };
+    let telnet_addr = match &telnet_listener {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .context("cannot read the telnet listening address")?,
+        ),
+        None => None,
+    };
     let udp = match config.udp_idle {
         Some(idle) => {
             // The same address and port as TCP, so one HOST:PORT serves both.
@@ -142,6 +154,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     };
     let reactor = Reactor::new(Parts {
         listener,
+        telnet_listener,
         signals,
         console,
         room,
@@ -175,6 +188,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     // Always printed (tests and scripts wait for it), whatever the log level.
+    if let Some(telnet) = telnet_addr {
+        eprintln!("suda: telnet listening on {telnet}");
+    }
     eprintln!("suda: listening on {addr}");
     if config.udp_idle.is_some() {
         log::info!("UDP participants welcome on {addr} too");

@@ -5,10 +5,17 @@
 //! first ([`crate::net::telnet`]). A line longer than the limit is reported once
 //! as [`Frame::TooLong`] and the rest of it, up to its newline, is discarded,
 //! so a client can never make the server buffer more than one line's worth.
+//!
+//! Once the peer turns out to be a telnet client, its bytes go to the
+//! [`LineEditor`] instead: in character mode it sends keys, not lines, and
+//! CR, CR LF, CR NUL and LF each end one line. What the editor echoes is
+//! kept with the frames of the read ([`Frames::echo`]).
 
 use std::ops::Range;
 
-use crate::net::telnet::TelnetFilter;
+use crate::net::charset::{Charset, Encoding};
+use crate::net::line_editor::{LineEditor, Lines};
+use crate::net::telnet::{Event, Receiver, TelnetFilter};
 
 /// One unit of input found by [`LineCodec::feed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +31,8 @@ pub enum Frame<'a> {
 enum Source {
     /// Entirely inside this read's data: no copy was needed.
     Data,
-    /// Started in an earlier read: joined with what came before.
+    /// Started in an earlier read, or came through the line editor:
+    /// copied together with what came before.
     Joined,
 }
 
@@ -38,6 +46,8 @@ pub struct Frames {
     joined: Vec<u8>,
     /// What was found, in order.
     items: Vec<Option<(Source, Range<usize>)>>,
+    /// What the line editor echoed: bytes for the user's own screen.
+    echo: Vec<u8>,
 }
 
 impl Frames {
@@ -46,6 +56,7 @@ impl Frames {
         self.data.clear();
         self.joined.clear();
         self.items.clear();
+        self.echo.clear();
     }
 
     /// Number of frames found.
@@ -73,6 +84,11 @@ impl Frames {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
+    /// The echo of what was typed during the read (character mode only).
+    pub fn echo(&self) -> &[u8] {
+        &self.echo
+    }
+
     /// Shrinks buffers that grew for one large read, so that idle
     /// connections do not pin memory (the frames buffer is shared by the
     /// whole reactor, but a burst should not keep megabytes around).
@@ -80,11 +96,29 @@ impl Frames {
         self.clear();
         self.data.shrink_to(keep);
         self.joined.shrink_to(keep);
+        self.echo.shrink_to(keep);
+    }
+
+    /// Adds a line copied into `joined`.
+    fn push_joined(&mut self, line: &[u8]) {
+        let at = self.joined.len();
+        self.joined.extend_from_slice(line);
+        self.items.push(Some((Source::Joined, at..at + line.len())));
+    }
+}
+
+impl Lines for Frames {
+    fn line(&mut self, line: &[u8]) {
+        self.push_joined(line);
+    }
+
+    fn too_long(&mut self) {
+        self.items.push(None);
     }
 }
 
 /// Per-connection line state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LineCodec {
     /// Telnet command state, kept across reads.
     telnet: TelnetFilter,
@@ -94,6 +128,23 @@ pub struct LineCodec {
     /// The current line went over the limit and was reported: drop the rest
     /// of it up to the next newline.
     discarding: bool,
+    /// The line being typed, once the peer turned out to speak telnet
+    /// (boxed: netcat connections, nearly all of them, never need it).
+    editor: Option<Box<LineEditor>>,
+    /// The connection's charset, which tells the editor what a character is.
+    charset: Charset,
+}
+
+impl Default for LineCodec {
+    fn default() -> LineCodec {
+        LineCodec {
+            telnet: TelnetFilter::default(),
+            partial: Vec::new(),
+            discarding: false,
+            editor: None,
+            charset: Charset::detecting(Encoding::Utf8),
+        }
+    }
 }
 
 /// Length of `line` without a final `\r`.
@@ -102,59 +153,56 @@ fn content_len(line: &[u8]) -> usize {
 }
 
 impl LineCodec {
+    /// The codec of a connection to the telnet listener: the server's
+    /// offers (character mode, BINARY, NAWS) go to `offers` at once.
+    pub fn telnet(offers: &mut Vec<u8>) -> LineCodec {
+        LineCodec {
+            telnet: TelnetFilter::speaking_first(offers),
+            editor: Some(Box::default()),
+            ..LineCodec::default()
+        }
+    }
+
+    /// Tells the codec what the connection speaks now (detection and
+    /// `/encoding` change it between reads).
+    pub fn set_charset(&mut self, charset: Charset) {
+        self.charset = charset;
+    }
+
     /// Takes the bytes of one read. Complete lines and over-long reports go
     /// to `out`; answers to telnet negotiation go to `reply`.
     ///
     /// A line may hold at most `max_line` bytes, not counting its line end.
     pub fn feed(&mut self, input: &[u8], max_line: usize, out: &mut Frames, reply: &mut Vec<u8>) {
-        let start = out.data.len();
-        self.telnet.filter(input, &mut out.data, reply);
-        let mut pos = start;
-        while let Some(offset) = memchr::memchr(b'\n', &out.data[pos..]) {
-            let end = pos + offset;
-            if self.discarding {
-                self.discarding = false;
-            } else if self.partial.is_empty() {
-                let len = content_len(&out.data[pos..end]);
-                out.items.push(if len > max_line {
-                    None
-                } else {
-                    Some((Source::Data, pos..pos + len))
-                });
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&out.data[pos..end]);
-                let len = content_len(&line);
-                if len > max_line {
-                    out.items.push(None);
-                } else {
-                    let at = out.joined.len();
-                    out.joined.extend_from_slice(&line[..len]);
-                    out.items.push(Some((Source::Joined, at..at + len)));
-                }
-            }
-            pos = end + 1;
-        }
-        if !self.discarding && pos < out.data.len() {
-            self.partial.extend_from_slice(&out.data[pos..]);
-            if content_len(&self.partial) > max_line {
-                // Report now rather than at the newline: the sender learns
-                // at once, and we stop holding the bytes.
-                out.items.push(None);
-                self.partial = Vec::new();
-                self.discarding = true;
-            }
-        }
+        let LineCodec {
+            telnet,
+            partial,
+            discarding,
+            editor,
+            charset,
+        } = self;
+        let mut route = Route {
+            partial,
+            discarding,
+            editor,
+            charset: *charset,
+            max_line,
+            out,
+        };
+        telnet.filter(input, reply, &mut route);
     }
 
     /// At end of input: a last line without newline is still a line.
     pub fn finish(&mut self, out: &mut Frames) {
+        if let Some(editor) = &mut self.editor {
+            if let Some(line) = editor.take_unfinished() {
+                out.push_joined(&line);
+            }
+            return;
+        }
         let line = std::mem::take(&mut self.partial);
         if !self.discarding && !line.is_empty() {
-            let len = content_len(&line);
-            let at = out.joined.len();
-            out.joined.extend_from_slice(&line[..len]);
-            out.items.push(Some((Source::Joined, at..at + len)));
+            out.push_joined(&line[..content_len(&line)]);
         }
         self.discarding = false;
     }
@@ -164,9 +212,123 @@ impl LineCodec {
         self.telnet.speaks_telnet()
     }
 
+    /// Whether the server echoes and edits the line being typed
+    /// (character mode): the line must be kept below arriving lines.
+    pub fn echoing(&self) -> bool {
+        self.editor.as_ref().is_some_and(|e| e.echoing())
+    }
+
+    /// Writes the line being typed, for a row that was just erased.
+    pub fn redraw(&mut self, out: &mut Vec<u8>) {
+        if let Some(editor) = &mut self.editor {
+            editor.redraw(out);
+        }
+    }
+
     /// Bytes held for an unfinished line.
     pub fn pending(&self) -> usize {
-        self.partial.len()
+        self.partial.len() + self.editor.as_ref().map_or(0, |e| e.pending())
+    }
+}
+
+/// Where the telnet filter's output goes: the line splitter for a netcat
+/// connection, the line editor for a telnet client.
+struct Route<'a> {
+    partial: &'a mut Vec<u8>,
+    discarding: &'a mut bool,
+    editor: &'a mut Option<Box<LineEditor>>,
+    charset: Charset,
+    max_line: usize,
+    out: &'a mut Frames,
+}
+
+impl Receiver for Route<'_> {
+    fn data(&mut self, bytes: &[u8]) {
+        match self.editor {
+            Some(editor) => {
+                let mut echo = std::mem::take(&mut self.out.echo);
+                editor.feed(bytes, self.charset, self.max_line, self.out, &mut echo);
+                self.out.echo = echo;
+            }
+            None => {
+                let start = self.out.data.len();
+                self.out.data.extend_from_slice(bytes);
+                self.split(start);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Telnet => {
+                // The line started before the first command is finished in
+                // the editor; a CR at its end is a line end cut in two.
+                let mut line = std::mem::take(self.partial);
+                let cr = line.last() == Some(&b'\r');
+                line.truncate(content_len(&line));
+                let discarding = std::mem::take(self.discarding);
+                let editor = self
+                    .editor
+                    .insert(Box::new(LineEditor::with_line(line, discarding)));
+                if cr {
+                    let mut echo = Vec::new();
+                    editor.feed(b"\r", self.charset, self.max_line, self.out, &mut echo);
+                }
+            }
+            Event::Echo(on) => {
+                if let Some(editor) = self.editor {
+                    editor.set_echo(on);
+                }
+            }
+            Event::Columns(columns) => {
+                if let Some(editor) = self.editor {
+                    editor.set_columns(columns);
+                }
+            }
+        }
+    }
+}
+
+impl Route<'_> {
+    /// Finds the lines in `out.data[start..]`, joining the first with what
+    /// an earlier read left.
+    fn split(&mut self, start: usize) {
+        let out = &mut *self.out;
+        let max_line = self.max_line;
+        let mut pos = start;
+        while let Some(offset) = memchr::memchr(b'\n', &out.data[pos..]) {
+            let end = pos + offset;
+            if *self.discarding {
+                *self.discarding = false;
+            } else if self.partial.is_empty() {
+                let len = content_len(&out.data[pos..end]);
+                out.items.push(if len > max_line {
+                    None
+                } else {
+                    Some((Source::Data, pos..pos + len))
+                });
+            } else {
+                let mut line = std::mem::take(self.partial);
+                line.extend_from_slice(&out.data[pos..end]);
+                let len = content_len(&line);
+                if len > max_line {
+                    out.items.push(None);
+                } else {
+                    out.push_joined(&line[..len]);
+                }
+            }
+            pos = end + 1;
+        }
+        if !*self.discarding && pos < out.data.len() {
+            self.partial.extend_from_slice(&out.data[pos..]);
+            if content_len(self.partial) > max_line {
+                // Report now rather than at the newline: the sender learns
+                // at once, and we stop holding the bytes.
+                out.items.push(None);
+                *self.partial = Vec::new();
+                *self.discarding = true;
+            }
+        }
     }
 }
 
@@ -227,6 +389,38 @@ mod tests {
                 assert_eq!(parts, whole, "split at {i},{j}");
             }
         }
+    }
+
+    /// The first telnet command arrives in the middle of a line (or of
+    /// its CR LF): the line is finished by the editor, whole and once.
+    #[test]
+    fn switching_to_telnet_mid_line_keeps_the_line() {
+        let input: &[u8] = b"ab\xff\xf1cd\r\nef\r\xff\xf1\ngh\r\0ij\n";
+        for i in 0..=input.len() {
+            for j in i..=input.len() {
+                let parts = decode(&[&input[..i], &input[i..j], &input[j..]], 10, true);
+                assert_eq!(parts, ["abcd", "ef", "gh", "ij"], "split at {i},{j}");
+            }
+        }
+        // The first command right between a CR and its LF.
+        let input: &[u8] = b"ab\r\xff\xf1\nx\n";
+        for i in 0..=input.len() {
+            let parts = decode(&[&input[..i], &input[i..]], 10, true);
+            assert_eq!(parts, ["ab", "x"], "split at {i}");
+        }
+    }
+
+    #[test]
+    fn a_telnet_listener_codec_offers_and_echoes_once_agreed() {
+        let mut offers = Vec::new();
+        let mut codec = LineCodec::telnet(&mut offers);
+        assert!(offers.starts_with(b"\xff\xfb\x01")); // WILL ECHO first
+        assert!(codec.speaks_telnet() && !codec.echoing());
+        let (mut frames, mut reply) = (Frames::default(), Vec::new());
+        codec.feed(b"\xff\xfd\x01hi\r", 100, &mut frames, &mut reply);
+        assert!(codec.echoing());
+        assert_eq!(frames.echo(), b"hi\r\n");
+        assert_eq!(frames.iter().collect::<Vec<_>>(), [Frame::Line(b"hi")]);
     }
 
     #[test]

@@ -221,6 +221,12 @@ pub struct Conn {
     pub charset: Charset,
     /// Send CR LF line ends: the client spoke telnet.
     pub crlf: bool,
+    /// Character mode: the server echoes and keeps the line being typed
+    /// on the bottom row, so arriving lines are printed above it.
+    pub typing: bool,
+    /// Lines were queued this turn over the line being typed (the row was
+    /// erased first): it is drawn again just before the flush.
+    pub redraw_due: bool,
     /// Output waiting for the socket.
     pub outq: OutQueue,
     /// Life cycle.
@@ -249,6 +255,8 @@ impl Conn {
             codec: LineCodec::default(),
             charset,
             crlf: false,
+            typing: false,
+            redraw_due: false,
             outq: OutQueue::default(),
             phase: Phase::Open,
             writable: false,

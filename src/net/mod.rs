@@ -3,7 +3,9 @@
 //!
 //! - [`reactor`]: the mio event loop, split by phase under `reactor/`.
 //! - [`conn`]: one connection: its socket, line codec, charset, output queue.
-//! - [`codec`] and [`telnet`]: bytes to lines, telnet negotiation stripped.
+//! - [`codec`] and [`telnet`]: bytes to lines, telnet negotiation stripped
+//!   and answered; [`line_editor`]: the line a telnet user types in
+//!   character mode, echoed and edited by the server.
 //! - [`charset`]: UTF-8 and CP949, detection and transcoding.
 //! - [`line`](mod@line) and [`outq`]: an outgoing line encoded once per encoding and
 //!   shared by every recipient's queue, written with `writev`.
@@ -26,6 +28,7 @@ pub mod console;
 pub mod datagram;
 pub mod ipnet;
 pub mod line;
+pub mod line_editor;
 pub mod outq;
 pub mod reactor;
 pub mod signals;

@@ -54,6 +54,7 @@ mod udp;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,8 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// The UDP socket's token (`--udp`).
 const UDP: Token = Token(usize::MAX - 3);
+/// The telnet listener's token (`--telnet-bind`).
+const TELNET_LISTENER: Token = Token(usize::MAX - 4);
 
 /// Size of the read buffer shared by every connection.
 const READ_CHUNK: usize = 64 * 1024;
@@ -128,6 +131,9 @@ const THROTTLED_LINE: &[u8] =
 pub struct Parts {
     /// The listening socket.
     pub listener: TcpListener,
+    /// `--telnet-bind`: the listener whose connections are offered telnet
+    /// character mode at once.
+    pub telnet_listener: Option<TcpListener>,
     /// The signal self-pipe.
     pub signals: mio::net::UnixStream,
     /// The console threads and the reactor's end of the console socket.
@@ -183,6 +189,11 @@ pub struct Reactor {
     listener: Option<TcpListener>,
     /// More connections may be waiting to be accepted.
     accept_pending: bool,
+    /// The telnet listener (`--telnet-bind`); `None` without it or once
+    /// shutting down.
+    telnet_listener: Option<TcpListener>,
+    /// More connections may be waiting on the telnet listener.
+    telnet_pending: bool,
     /// Accepting is paused until then (out of file descriptors).
     accept_paused: Option<Instant>,
     /// A descriptor held in reserve, so that when the process runs out a
@@ -247,6 +258,7 @@ impl Reactor {
     pub fn new(parts: Parts) -> anyhow::Result<Reactor> {
         let Parts {
             mut listener,
+            mut telnet_listener,
             mut signals,
             console,
             room,
@@ -265,6 +277,11 @@ impl Reactor {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .context("cannot watch the listening socket")?;
+        if let Some(telnet) = &mut telnet_listener {
+            poll.registry()
+                .register(telnet, TELNET_LISTENER, Interest::READABLE)
+                .context("cannot watch the telnet listening socket")?;
+        }
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch for signals")?;
@@ -306,6 +323,8 @@ impl Reactor {
             fired: Vec::with_capacity(EVENTS_PER_POLL),
             listener: Some(listener),
             accept_pending: true,
+            telnet_pending: telnet_listener.is_some(),
+            telnet_listener,
             accept_paused: None,
             spare_fd: File::open("/dev/null").ok(),
             signals,
@@ -322,6 +341,7 @@ impl Reactor {
                 max_outbuf,
                 max_lingering: limits.max_lingering,
                 now,
+                erase_row: Rc::from(crate::net::line_editor::ERASE_ROW),
             },
             console: None,
             max_line,
@@ -404,6 +424,7 @@ impl Reactor {
                 let (token, readable, writable) = self.fired[i];
                 match token {
                     LISTENER => self.accept_pending = true,
+                    TELNET_LISTENER => self.telnet_pending = true,
                     SIGNALS => self.on_signal(now),
                     WAKER => self.take_answers(now),
                     UDP => {
@@ -460,9 +481,9 @@ impl Reactor {
 
     /// How long the next poll may wait.
     fn timeout(&self, now: Instant) -> Option<Duration> {
-        let accept_now = self.accept_pending
-            && self.listener.is_some()
-            && self.accept_paused.is_none_or(|until| until <= now);
+        let waiting = (self.accept_pending && self.listener.is_some())
+            || (self.telnet_pending && self.telnet_listener.is_some());
+        let accept_now = waiting && self.accept_paused.is_none_or(|until| until <= now);
         let udp_now = self.udp.as_ref().is_some_and(|u| u.pending);
         // Output queued outside a turn's flush (a signal's goodbye, the
         // console leaving) goes out now, not after the next event.
@@ -540,10 +561,14 @@ impl Reactor {
 
     /// Stops accepting, says goodbye to everyone and lets the loop flush.
     fn begin_shutdown(&mut self, now: Now) {
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.telnet_listener.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.accept_pending = false;
+        self.telnet_pending = false;
         // Connections that already said goodbye only wait for the peer to
         // hang up; stopping does not wait for that.
         let lingering: Vec<usize> = self

@@ -212,6 +212,27 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The telnet listener's address (for `--telnet-bind 127.0.0.1:0`), as
+    /// the server printed it.
+    pub fn telnet_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            let found = self.stderr.lock().expect("lock").iter().find_map(|l| {
+                l.strip_prefix("suda: telnet listening on ")
+                    .map(str::to_string)
+            });
+            if let Some(addr) = found {
+                return addr.parse().expect("telnet listening address");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no telnet listener: {}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Hands the folder over (the process is killed) for a restart.
     pub fn into_dir(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -401,6 +422,31 @@ impl Client {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => panic!(
                     "no line within {READ_TIMEOUT:?} ({e}); partial: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
+    }
+
+    /// Every byte up to the end of the first `pattern` (which may already
+    /// have arrived); what follows stays for the next read.
+    pub fn bytes_until(&mut self, pattern: &[u8]) -> Vec<u8> {
+        loop {
+            if let Some(at) = self.buf.windows(pattern.len()).position(|w| w == pattern) {
+                return self.buf.drain(..at + pattern.len()).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!(
+                    "EOF before {:?}; got {:?}",
+                    String::from_utf8_lossy(pattern),
+                    String::from_utf8_lossy(&self.buf)
+                ),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!(
+                    "no {:?} within {READ_TIMEOUT:?} ({e}); got: {:?}",
+                    String::from_utf8_lossy(pattern),
                     String::from_utf8_lossy(&self.buf)
                 ),
             }

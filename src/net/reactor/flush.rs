@@ -9,6 +9,7 @@ use crate::net::outq::Flushed;
 use crate::room::Gone;
 use mio::Token;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 impl Reactor {
     /// Writes every connection that has output queued.
@@ -30,6 +31,13 @@ impl Reactor {
                 };
                 if conn.is_dead() {
                     continue;
+                }
+                if std::mem::take(&mut conn.redraw_due) {
+                    let mut row = Vec::new();
+                    conn.codec.redraw(&mut row);
+                    if !row.is_empty() {
+                        conn.outq.push_shared(&Rc::from(row));
+                    }
                 }
                 conn.outq.seal(&sealed);
                 let blocked = match conn.flush() {

@@ -41,6 +41,9 @@ pub(super) struct Io {
     pub(super) max_lingering: usize,
     /// The time of this turn.
     pub(super) now: Instant,
+    /// What goes before the first line of a turn to a connection in
+    /// character mode: back to the start of the typed line, and erase it.
+    pub(super) erase_row: Rc<[u8]>,
 }
 
 impl Io {
@@ -127,6 +130,12 @@ impl Outbox for Io {
             encoding: conn.charset.encoding,
             crlf: conn.crlf,
         };
+        if conn.typing && !conn.redraw_due {
+            // The lines go where the typed line was; it comes back below
+            // them at the flush. Per connection, around the shared bytes.
+            conn.redraw_due = true;
+            conn.outq.push_shared(&self.erase_row);
+        }
         conn.outq.push_turn(self.turn.place(line, form));
         if !conn.dirty {
             conn.dirty = true;

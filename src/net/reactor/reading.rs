@@ -32,6 +32,7 @@ impl Reactor {
             if conn.is_open() {
                 self.frames.clear();
                 self.reply.clear();
+                conn.codec.set_charset(conn.charset);
                 conn.codec.feed(
                     &self.scratch[..n],
                     self.max_line,
@@ -39,8 +40,16 @@ impl Reactor {
                     &mut self.reply,
                 );
                 conn.crlf |= conn.codec.speaks_telnet();
+                conn.typing = conn.codec.echoing();
+                // With lines queued over the typed row, the redraw at the
+                // flush shows the keys just typed; an echo now would land
+                // between those lines.
+                let echo = !conn.redraw_due && !self.frames.echo().is_empty();
                 if !self.reply.is_empty() {
                     self.io.queue(key, &Rc::from(&self.reply[..]));
+                }
+                if echo {
+                    self.io.queue(key, &Rc::from(self.frames.echo()));
                 }
                 self.dispatch(key, now);
             }
