@@ -56,6 +56,22 @@ pub struct ServeArgs {
     #[arg(long, default_value = "suda")]
     pub room: String,
 
+    /// Announce the server on the local network (mDNS / DNS-SD, as
+    /// _suda._tcp), so that `suda discover` and `suda connect` without an
+    /// address find it. Only the interfaces --bind listens on are used: a
+    /// server on 127.0.0.1 announces nothing.
+    #[arg(long)]
+    pub announce: bool,
+
+    /// The name the server is announced under [default: the room name].
+    #[arg(long, requires = "announce", value_parser = parse_announce_name, value_name = "NAME")]
+    pub announce_name: Option<String>,
+
+    /// The online count is re-announced at most this often: each update is
+    /// a multicast packet to every machine on the network.
+    #[arg(long, default_value = "3s", value_parser = parse_announce_interval, value_name = "DURATION")]
+    pub announce_interval: Duration,
+
     /// Participants at most; one more is told the room is full.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_clients: u32,
@@ -389,6 +405,30 @@ fn parse_server(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--announce-name`: one DNS label (63 bytes), printable.
+fn parse_announce_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() || name.len() > crate::net::announce::MAX_NAME_BYTES {
+        return Err(format!(
+            "use 1 to {} bytes",
+            crate::net::announce::MAX_NAME_BYTES
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("control characters cannot be announced".into());
+    }
+    Ok(name.to_string())
+}
+
+/// `--announce-interval`: a second at least, or a busy room would flood
+/// the network with updates.
+fn parse_announce_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < Duration::from_secs(1) => Err("must be at least 1s".into()),
+        d => Ok(d),
+    }
+}
+
 /// `--log-max`: a few lines' worth at least, or every line would rotate.
 fn parse_log_size(text: &str) -> Result<usize, String> {
     match parse_size(text)? {
@@ -531,6 +571,26 @@ mod tests {
             ("--login-timeout", "500000000000y"),
         ] {
             let err = serve(&[flag, value]).expect_err(flag);
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn announce_flags() {
+        let args = serve(&[]).expect("defaults parse");
+        assert!(!args.announce && args.announce_name.is_none());
+        assert_eq!(args.announce_interval, Duration::from_secs(3));
+        let args = serve(&["--announce", "--announce-name", "Room 204"]).expect("parse");
+        assert_eq!(args.announce_name.as_deref(), Some("Room 204"));
+        let err = serve(&["--announce-name", "x"]).expect_err("needs --announce");
+        assert!(err.contains("--announce"), "{err}");
+        for (flag, value) in [
+            ("--announce-name", ""),
+            ("--announce-name", &"x".repeat(64)),
+            ("--announce-name", "bell\x07"),
+            ("--announce-interval", "500ms"),
+        ] {
+            let err = serve(&["--announce", flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");
         }
     }

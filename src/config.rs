@@ -43,6 +43,17 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// `/search`: where the model is and how many threads ask it.
     pub search: Option<SearchSetup>,
+    /// `--announce`: how the server shows itself on the local network.
+    pub announce: Option<AnnounceSetup>,
+}
+
+/// `--announce`: the name and the pace of the advertisement.
+#[derive(Debug, Clone)]
+pub struct AnnounceSetup {
+    /// The DNS-SD instance name (`--announce-name`, else the room name).
+    pub name: String,
+    /// The online count is re-announced at most this often.
+    pub interval: std::time::Duration,
 }
 
 /// How `/search` reaches its model.
@@ -92,6 +103,13 @@ impl Config {
             }),
         };
         let max_clients = args.max_clients as usize;
+        let announce = args.announce.then(|| AnnounceSetup {
+            name: args
+                .announce_name
+                .clone()
+                .unwrap_or_else(|| crate::net::announce::default_name(&args.room)),
+            interval: args.announce_interval,
+        });
         let search_rules = args.search_url.as_ref().map(|_| SearchRules {
             // "off" means no per-person limit; the room-wide cap still holds.
             rate: Rate {
@@ -158,6 +176,7 @@ impl Config {
             log_file,
             state_file,
             search,
+            announce,
         })
     }
 }

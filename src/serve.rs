@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
+use crate::net::announce::{Advert, Announcer};
 use crate::net::reactor::{Parts, Reactor};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
@@ -99,6 +100,10 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let announcer = match Advert::from_config(&config) {
+        Some(advert) => Announcer::start(advert, addr)?,
+        None => None,
+    };
     let reactor = Reactor::new(Parts {
         listener,
         signals,
@@ -111,6 +116,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         search,
         udp,
         tcp_keepalive: config.tcp_keepalive,
+        announcer,
     })?;
     // Always printed (tests and scripts wait for it), whatever the log level.
     eprintln!("suda: listening on {addr}");

@@ -9,9 +9,12 @@
 //!   shared by every recipient's queue, written with `writev`.
 //! - [`console`]: `--console`, the operator's terminal as a participant.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
+//! - [`announce`]: `--announce`, the mDNS / DNS-SD advertisement, on
+//!   threads of its own; the reactor only hands it the online count.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
 
+pub mod announce;
 pub mod charset;
 pub mod codec;
 pub mod conn;

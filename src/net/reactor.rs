@@ -59,6 +59,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::clock::Now;
+use crate::net::announce::Announcer;
 use crate::net::charset::{Charset, Encoding};
 use crate::net::codec::Frames;
 use crate::net::conn::{Phase, Stream};
@@ -131,6 +132,8 @@ pub struct Parts {
     pub udp: Option<(mio::net::UdpSocket, Duration)>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// `--announce`: told the online count, withdrawn at shutdown.
+    pub announcer: Option<Announcer>,
 }
 
 /// The event loop and everything it owns.
@@ -183,6 +186,8 @@ pub struct Reactor {
     udp: Option<Udp>,
     /// Keep-alive probing for TCP clients, if on.
     keepalive: Option<socket2::TcpKeepalive>,
+    /// `--announce`, if on.
+    announcer: Option<Announcer>,
 }
 
 /// How to tell mio to watch a connection.
@@ -213,6 +218,7 @@ impl Reactor {
             search,
             udp,
             tcp_keepalive,
+            announcer,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -296,6 +302,7 @@ impl Reactor {
                     .with_interval(KEEPALIVE_INTERVAL)
                     .with_retries(KEEPALIVE_PROBES)
             }),
+            announcer,
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -390,6 +397,9 @@ impl Reactor {
             }
             self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
+            if let Some(announcer) = &mut self.announcer {
+                announcer.set_online(self.room.online());
+            }
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
@@ -492,6 +502,9 @@ impl Reactor {
             self.io.kill(key);
         }
         self.room.shutdown(now, &mut self.io);
+        if let Some(announcer) = &self.announcer {
+            announcer.withdraw();
+        }
         self.stopping = Some(now.mono + SHUTDOWN_GRACE);
     }
 }
