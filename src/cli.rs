@@ -30,6 +30,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Join a chat server from this terminal.
     Connect(Box<ConnectArgs>),
+    /// List the suda servers that announce themselves on the local network.
+    Discover(Box<DiscoverArgs>),
 }
 
 /// `suda serve`.
@@ -210,9 +212,11 @@ pub struct ServeArgs {
 /// `suda connect`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// The server, as HOST:PORT (port 9999 if left out).
-    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_server, value_name = "HOST:PORT")]
-    pub server: String,
+    /// The server, as HOST:PORT (port 9999 if left out). Without it, suda
+    /// looks for servers on the local network for 3 s (as `suda discover`)
+    /// and joins the one it finds, or asks which.
+    #[arg(value_parser = parse_server, value_name = "HOST:PORT")]
+    pub server: Option<String>,
 
     /// Answer the nickname prompt with NICK (UTF-8, or CP949 as typed on
     /// a CP949 console).
@@ -276,6 +280,29 @@ pub struct ConnectArgs {
     /// nickname.
     #[arg(long, default_value = "2MiB", value_parser = parse_client_line_size, value_name = "BYTES")]
     pub max_line: usize,
+}
+
+/// `suda discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// How long to listen for servers [default: 3s; with --watch, until
+    /// interrupted].
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// Print a JSON array (with --watch, one JSON object per line).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep listening, printing servers as they appear (+), change (=) and
+    /// go away (-).
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Servers listed at most; more are ignored (anyone on the network can
+    /// answer, as often as they like).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_servers: u32,
 }
 
 /// What the model is told about its job, unless `--search-system` says otherwise.
@@ -500,7 +527,7 @@ mod tests {
     #[test]
     fn connect_defaults() {
         let args = connect(&[]).expect("defaults parse");
-        assert_eq!(args.server, "127.0.0.1:9999");
+        assert_eq!(args.server, None, "no address: look on the local network");
         assert_eq!(args.encoding, None, "the locale decides");
         assert_eq!(args.keepalive, Duration::from_secs(30));
         assert_eq!(args.log_dir, PathBuf::from("."));
@@ -593,6 +620,19 @@ mod tests {
             let err = serve(&["--announce", flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");
         }
+    }
+
+    #[test]
+    fn discover_defaults() {
+        let cli = Cli::try_parse_from(["suda", "discover"]).expect("parse");
+        let Command::Discover(args) = cli.command else {
+            panic!("not discover");
+        };
+        assert_eq!(args.timeout, None, "3s, or forever with --watch");
+        assert!(!args.json && !args.watch);
+        assert_eq!(args.max_servers, 100);
+        let cli = Cli::try_parse_from(["suda", "discover", "--timeout", "0s"]);
+        assert!(cli.is_err());
     }
 
     #[test]

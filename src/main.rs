@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Connect(args) => suda::client::run(*args),
+        Command::Discover(args) => suda::client::discover::run(*args),
     }
 }
 
