@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod avahi;
+pub mod netns;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
