@@ -37,6 +37,8 @@ pub enum Command {
     /// Print the SHA-256 fingerprint of the server's TLS certificate, for
     /// people to check (or pin with `suda connect --tls --pin`).
     Fingerprint(FingerprintArgs),
+    /// List the suda servers that announce themselves on the local network.
+    Discover(Box<DiscoverArgs>),
 }
 
 /// `suda serve`.
@@ -122,6 +124,22 @@ pub struct ServeArgs {
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,
+
+    /// Announce the server on the local network (mDNS / DNS-SD, as
+    /// _suda._tcp), so that `suda discover` and `suda connect` without an
+    /// address find it. Only the interfaces --bind listens on are used: a
+    /// server on 127.0.0.1 announces nothing.
+    #[arg(long)]
+    pub announce: bool,
+
+    /// The name the server is announced under [default: the room name].
+    #[arg(long, requires = "announce", value_parser = parse_announce_name, value_name = "NAME")]
+    pub announce_name: Option<String>,
+
+    /// The online count is re-announced at most this often: each update is
+    /// a multicast packet to every machine on the network.
+    #[arg(long, default_value = "3s", value_parser = parse_announce_interval, value_name = "DURATION")]
+    pub announce_interval: Duration,
 
     /// Participants at most; one more is told the room is full.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -348,9 +366,11 @@ pub struct ServeArgs {
 /// `suda connect`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// The server, as HOST:PORT (port 9999 if left out).
-    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_server, value_name = "HOST:PORT")]
-    pub server: String,
+    /// The server, as HOST:PORT (port 9999 if left out). Without it, suda
+    /// looks for servers on the local network for 3 s (as `suda discover`)
+    /// and joins the one it finds, or asks which.
+    #[arg(value_parser = parse_server, value_name = "HOST:PORT")]
+    pub server: Option<String>,
 
     /// Answer the nickname prompt with NICK (UTF-8, or CP949 as typed on
     /// a CP949 console).
@@ -470,6 +490,29 @@ pub struct FingerprintArgs {
     /// The server's --log-file, to find the default --tls-dir beside it.
     #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
     pub log_file: PathBuf,
+}
+
+/// `suda discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// How long to listen for servers [default: 3s; with --watch, until
+    /// interrupted].
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// Print a JSON array (with --watch, one JSON object per line).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep listening, printing servers as they appear (+), change (=) and
+    /// go away (-).
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Servers listed at most; more are ignored (anyone on the network can
+    /// answer, as often as they like).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_servers: u32,
 }
 
 /// What the model is told about its job, unless `--search-system` says otherwise.
@@ -609,6 +652,30 @@ fn parse_server(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--announce-name`: one DNS label (63 bytes), printable.
+fn parse_announce_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() || name.len() > crate::net::announce::MAX_NAME_BYTES {
+        return Err(format!(
+            "use 1 to {} bytes",
+            crate::net::announce::MAX_NAME_BYTES
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("control characters cannot be announced".into());
+    }
+    Ok(name.to_string())
+}
+
+/// `--announce-interval`: a second at least, or a busy room would flood
+/// the network with updates.
+fn parse_announce_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < Duration::from_secs(1) => Err("must be at least 1s".into()),
+        d => Ok(d),
+    }
+}
+
 /// `--log-max`: a few lines' worth at least, or every line would rotate.
 fn parse_log_size(text: &str) -> Result<usize, String> {
     match parse_size(text)? {
@@ -680,7 +747,7 @@ mod tests {
     #[test]
     fn connect_defaults() {
         let args = connect(&[]).expect("defaults parse");
-        assert_eq!(args.server, "127.0.0.1:9999");
+        assert_eq!(args.server, None, "no address: look on the local network");
         assert_eq!(args.encoding, None, "the locale decides");
         assert_eq!(args.keepalive, Duration::from_secs(30));
         assert_eq!(args.log_dir, PathBuf::from("."));
@@ -806,6 +873,39 @@ mod tests {
             let err = serve(&[flag, value]).expect_err(flag);
             assert!(err.contains(flag), "{err}");
         }
+    }
+
+    #[test]
+    fn announce_flags() {
+        let args = serve(&[]).expect("defaults parse");
+        assert!(!args.announce && args.announce_name.is_none());
+        assert_eq!(args.announce_interval, Duration::from_secs(3));
+        let args = serve(&["--announce", "--announce-name", "Room 204"]).expect("parse");
+        assert_eq!(args.announce_name.as_deref(), Some("Room 204"));
+        let err = serve(&["--announce-name", "x"]).expect_err("needs --announce");
+        assert!(err.contains("--announce"), "{err}");
+        for (flag, value) in [
+            ("--announce-name", ""),
+            ("--announce-name", &"x".repeat(64)),
+            ("--announce-name", "bell\x07"),
+            ("--announce-interval", "500ms"),
+        ] {
+            let err = serve(&["--announce", flag, value]).expect_err(flag);
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn discover_defaults() {
+        let cli = Cli::try_parse_from(["suda", "discover"]).expect("parse");
+        let Command::Discover(args) = cli.command else {
+            panic!("not discover");
+        };
+        assert_eq!(args.timeout, None, "3s, or forever with --watch");
+        assert!(!args.json && !args.watch);
+        assert_eq!(args.max_servers, 100);
+        let cli = Cli::try_parse_from(["suda", "discover", "--timeout", "0s"]);
+        assert!(cli.is_err());
     }
 
     #[test]

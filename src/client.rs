@@ -33,6 +33,7 @@
 //! bad command line, 3 when kicked. Each failure prints one line on
 //! standard error.
 
+pub mod discover;
 pub mod editor;
 pub mod known_servers;
 pub mod locale;
@@ -104,9 +105,18 @@ enum End {
 
 /// Runs `suda connect`: one line on standard error and a non-zero exit
 /// code when it goes wrong.
-pub fn run(args: ConnectArgs) -> ExitCode {
+pub fn run(mut args: ConnectArgs) -> ExitCode {
     let terminal = args.encoding.unwrap_or_else(locale::from_env);
     let say = |text: &str| screen::error_line(terminal, text);
+    if args.server.is_none() {
+        match discover::choose(args.udp, terminal) {
+            Ok(addr) => args.server = Some(addr.to_string()),
+            Err(why) => {
+                say(&why);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     // The session (and with it raw mode) is over before anything is printed.
     let end = Session::start(args, terminal).and_then(Session::run);
     match end {
@@ -223,12 +233,13 @@ impl Session {
             .as_deref()
             .map(login::read_password_file)
             .transpose()?;
-        let label = args.server.trim().to_string();
+        let server = args.server.clone().unwrap_or_default();
+        let label = server.trim().to_string();
         let failed = |why: String| {
             let udp = if args.udp { " (UDP)" } else { "" };
             anyhow!("cannot connect to {label}{udp}: {why}")
         };
-        let target = Target::resolve(&args.server).map_err(failed)?;
+        let target = Target::resolve(&server).map_err(failed)?;
         let mut transport = if args.udp {
             Transport::udp(&target)
         } else if args.tls {

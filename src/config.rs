@@ -74,6 +74,17 @@ pub struct Config {
     pub admin_password_file: Option<PathBuf>,
     /// How new connections are recognised and carried.
     pub transport: TransportConfig,
+    /// `--announce`: how the server shows itself on the local network.
+    pub announce: Option<AnnounceSetup>,
+}
+
+/// `--announce`: the name and the pace of the advertisement.
+#[derive(Debug, Clone)]
+pub struct AnnounceSetup {
+    /// The DNS-SD instance name (`--announce-name`, else the room name).
+    pub name: String,
+    /// The online count is re-announced at most this often.
+    pub interval: std::time::Duration,
 }
 
 /// One port for chat, TLS and HTTP: the certificate and the waits.
@@ -203,6 +214,13 @@ impl Config {
             max_handshakes: args.max_handshakes as usize,
         };
         let max_clients = args.max_clients as usize;
+        let announce = args.announce.then(|| AnnounceSetup {
+            name: args
+                .announce_name
+                .clone()
+                .unwrap_or_else(|| crate::net::announce::default_name(&args.room)),
+            interval: args.announce_interval,
+        });
         let search_rules = args.search_url.as_ref().map(|_| SearchRules {
             // "off" means no per-person limit; the room-wide cap still holds.
             rate: Rate {
@@ -294,6 +312,7 @@ impl Config {
             password_file: args.password_file,
             admin_password_file: args.admin_password_file,
             transport,
+            announce,
         })
     }
 }

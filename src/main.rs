@@ -60,6 +60,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Discover(args) => suda::client::discover::run(*args),
     }
 }
 

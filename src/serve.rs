@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{Clock, Now};
 use crate::config::Config;
+use crate::net::announce::{Advert, Announcer};
 use crate::net::reactor::{Parts, Reactor, TransportSetup, UdpSetup};
 use crate::net::{console, signals};
 use crate::room::schedules::{SavedState, Schedules};
@@ -152,6 +153,10 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         handshake_timeout: config.transport.handshake_timeout,
         max_arrivals: config.transport.max_handshakes,
     };
+    let announcer = match Advert::from_config(&config) {
+        Some(advert) => Announcer::start(advert, addr)?,
+        None => None,
+    };
     let reactor = Reactor::new(Parts {
         listener,
         telnet_listener,
@@ -173,6 +178,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         },
         admin_hash,
         transport,
+        announcer,
     })?;
     // Before the listening line, so whoever waits for that line has this too.
     match pending {

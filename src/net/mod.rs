@@ -17,9 +17,12 @@
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //! - [`sniff`], [`transport`] and [`tls`]: one port for chat, TLS and
 //!   HTTP: what a new connection speaks, and TLS over a non-blocking socket.
+//! - [`announce`]: `--announce`, the mDNS / DNS-SD advertisement, on
+//!   threads of its own; the reactor only hands it the online count.
 //!
 //! The client uses the wire pieces too ([`codec`], [`charset`], [`signals`]).
 
+pub mod announce;
 pub mod charset;
 pub mod codec;
 pub mod conn;

@@ -64,6 +64,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::clock::Now;
+use crate::net::announce::Announcer;
 use crate::net::charset::{Charset, Encoding};
 use crate::net::codec::Frames;
 use crate::net::conn::{Phase, Stream};
@@ -154,6 +155,8 @@ pub struct Parts {
     pub udp: Option<UdpSetup>,
     /// `--tcp-keepalive`.
     pub tcp_keepalive: Option<Duration>,
+    /// `--announce`: told the online count, withdrawn at shutdown.
+    pub announcer: Option<Announcer>,
     /// How new connections are recognised: sniffing, TLS.
     pub transport: TransportSetup,
     /// The admin password's hash (`--admin-password-file`), for the checker thread.
@@ -238,6 +241,8 @@ pub struct Reactor {
     sndbuf: usize,
     /// Connections not yet handed to the room (sniffing, TLS handshakes).
     arrivals: Arrivals,
+    /// `--announce`, if on.
+    announcer: Option<Announcer>,
 }
 
 /// How to tell mio to watch a connection.
@@ -272,6 +277,7 @@ impl Reactor {
             limits,
             admin_hash,
             transport,
+            announcer,
         } = parts;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
@@ -364,6 +370,7 @@ impl Reactor {
             connect_rate: limits.connect_rate.map(|rate| ConnectRate::new(rate, now)),
             sndbuf: limits.sndbuf,
             arrivals: Arrivals::new(transport),
+            announcer,
         };
         if let Some((threads, stream, nick)) = console {
             let now = Now::read();
@@ -464,6 +471,9 @@ impl Reactor {
             self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
             self.take_saved(now);
+            if let Some(announcer) = &mut self.announcer {
+                announcer.set_online(self.room.online());
+            }
             self.expire_closing(now);
             self.flush(now);
             self.reap(now);
@@ -590,6 +600,9 @@ impl Reactor {
             self.io.kill(key);
         }
         self.room.shutdown(now, &mut self.io);
+        if let Some(announcer) = &self.announcer {
+            announcer.withdraw();
+        }
         self.stopping = Some(now.mono + SHUTDOWN_GRACE);
     }
 }

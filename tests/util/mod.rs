@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod avahi;
+pub mod netns;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
