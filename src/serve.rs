@@ -103,7 +103,13 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         Schedules::restore(state),
         Now::read(),
     );
-    let signals = signals::install().context("cannot install signal handlers")?;
+    // With PEM files SIGHUP re-reads them (net::tls); otherwise there is
+    // nothing to reload and it stops the server like SIGTERM.
+    let reloads = matches!(
+        config.transport.tls,
+        Some(crate::net::tls::CertSource::Files { .. })
+    );
+    let signals = signals::install(!reloads).context("cannot install signal handlers")?;
     let console = match &config.console {
         Some(nick) => {
             let (threads, stream) = console::start().context("cannot start the console")?;

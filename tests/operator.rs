@@ -6,7 +6,7 @@ mod util;
 use std::io::Write as _;
 use std::process::Stdio;
 
-use util::{suda, Server, SIGINT, SIGTERM};
+use util::{suda, Server, SIGHUP, SIGINT, SIGTERM};
 
 /// Runs `suda` expecting it to fail; returns its standard error.
 fn fails(args: &[&str]) -> String {
@@ -270,4 +270,17 @@ fn restored_messages_are_counted_with_the_right_plural() {
     let server = Server::start_in(server.into_dir(), &[]);
     let stderr = server.stderr_text();
     assert!(stderr.contains("2 scheduled messages restored"), "{stderr}");
+}
+
+/// With nothing to reload (no --tls-cert), SIGHUP (a closed terminal,
+/// `kill -HUP`) stops the server as SIGTERM does: everyone is told, and
+/// the process ends cleanly instead of vanishing.
+#[test]
+fn sighup_without_a_certificate_to_reload_stops_the_server_gracefully() {
+    let mut server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    server.signal(SIGHUP);
+    alice.expect("[Server]: The server is shutting down.");
+    assert!(alice.expect_closed().is_empty());
+    assert!(server.wait().success());
 }

@@ -101,8 +101,11 @@ fn windows_telnet_at_connect_gets_character_mode_and_line_editing() {
     telnet.send_raw(WINDOWS_OPENING);
     // Offered at its first command; TTYPE refused; DO SGA and WILL NAWS
     // answer what the server itself asked, so they draw no reply.
-    let offers = telnet.bytes_until(OFFERS);
-    assert!(String::from_utf8_lossy(&offers).contains("Enter your nickname:"));
+    // It negotiated from its first byte: the offers come before the
+    // banner, and the banner ends its lines with CR LF.
+    assert_eq!(telnet.bytes_until(OFFERS), OFFERS);
+    let banner = telnet.bytes_until(b"[Server]: Enter your nickname:\r\n");
+    assert!(String::from_utf8_lossy(&banner).contains("online)\r\n"));
     assert_eq!(telnet.bytes_until(b"\xff\xfe\x18"), b"\xff\xfe\x18");
     telnet.send_raw(WINDOWS_AGREES);
     // Key by key, a typo fixed with Backspace (0x08), Enter as CR LF.
@@ -139,7 +142,8 @@ fn putty_at_connect_gets_character_mode_and_hangul_arrives_whole() {
     let mut alice = utf8_join(&server, "Alice");
     let mut putty = server.connect();
     putty.send_raw(PUTTY_OPENING);
-    putty.bytes_until(OFFERS);
+    assert_eq!(putty.bytes_until(OFFERS), OFFERS);
+    putty.bytes_until(b"[Server]: Enter your nickname:\r\n");
     // Refused: TSPEED, TTYPE, NEW-ENVIRON; its WILL SGA is welcome.
     let answers = b"\xff\xfe\x20\xff\xfe\x18\xff\xfe\x27\xff\xfd\x03";
     assert_eq!(putty.bytes_until(answers), answers);
@@ -153,6 +157,30 @@ fn putty_at_connect_gets_character_mode_and_hangul_arrives_whole() {
     // Ctrl-U drops the line, Ctrl-W the last word.
     putty.send_raw("지울 줄\x15남는 말 지울말\x17끝\r".as_bytes());
     alice.expect("푸티 >> 남는 말 끝");
+}
+
+/// A client that negotiates in its very first bytes (PuTTY, Windows
+/// telnet) is a telnet client before the banner: the offers come first and
+/// the banner's two lines end with CR LF, so they do not staircase.
+#[test]
+fn a_client_negotiating_at_connect_gets_the_banner_with_crlf() {
+    let server = Server::start(&[]);
+    let mut putty = server.connect();
+    putty.send_raw(PUTTY_OPENING);
+    let seen = putty.bytes_until(b"[Server]: Enter your nickname:\r\n");
+    let banner = seen
+        .windows(9)
+        .position(|w| w == b"[Server]:")
+        .expect("the banner");
+    assert!(
+        seen[..banner].starts_with(OFFERS),
+        "the offers before the banner: {seen:?}"
+    );
+    let text = String::from_utf8_lossy(&seen[banner..]);
+    assert!(
+        text.starts_with("[Server]: Welcome to suda! (0/10 online)\r\n"),
+        "{text:?}"
+    );
 }
 
 /// netkit telnet (Linux's `telnet HOST 9999`) negotiates nothing on a

@@ -1,5 +1,6 @@
 //! SIGINT and SIGTERM, turned into a readable socket for the reactor;
-//! SIGHUP (reload the TLS certificate) on a thread of its own.
+//! SIGHUP (reload the TLS certificate) on a thread of its own, or, with
+//! nothing to reload, the same as SIGTERM.
 //!
 //! A signal handler may do almost nothing safely. signal-hook's handler
 //! only writes a byte to a socket (the self-pipe trick); the reactor polls
@@ -8,15 +9,22 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-/// Installs the handlers; returns the end the reactor reads.
+/// Installs the handlers; returns the end the reactor reads. With
+/// `hangup_stops`, SIGHUP (a closed terminal, `kill -HUP` with nothing to
+/// reload) stops the server as SIGTERM does: everyone is told, output is
+/// flushed, the store is closed, rather than the process simply vanishing.
 ///
 /// # Errors
 ///
 /// The socket pair or the handlers cannot be set up.
-pub fn install() -> io::Result<mio::net::UnixStream> {
-    pipe(&[SIGINT, SIGTERM])
+pub fn install(hangup_stops: bool) -> io::Result<mio::net::UnixStream> {
+    if hangup_stops {
+        pipe(&[SIGINT, SIGTERM, SIGHUP])
+    } else {
+        pipe(&[SIGINT, SIGTERM])
+    }
 }
 
 /// A self-pipe for `signals`: each one writes a byte to a socket whose
@@ -39,8 +47,8 @@ pub fn pipe(signals: &[libc::c_int]) -> io::Result<mio::net::UnixStream> {
 
 /// Runs `reload` on a thread of its own at each SIGHUP (`systemctl
 /// reload`, `kill -HUP`): work that may touch the disk, kept off the
-/// reactor. Only installed when there is something to reload, so
-/// otherwise SIGHUP still ends the server as it always did.
+/// reactor. Only installed when there is something to reload; otherwise
+/// SIGHUP stops the server gracefully (see [`install`]).
 ///
 /// # Errors
 ///

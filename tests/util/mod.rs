@@ -252,7 +252,7 @@ impl Drop for Server {
 }
 
 #[allow(unused_imports)]
-pub use libc::{SIGINT, SIGTERM};
+pub use libc::{SIGHUP, SIGINT, SIGTERM};
 
 /// Line reading with a deadline over any reader.
 pub struct Lines<R> {

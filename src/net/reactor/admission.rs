@@ -79,6 +79,18 @@ impl Reactor {
         self.accept_paused = Some(now.mono + ACCEPT_BACKOFF);
     }
 
+    /// Makes connection `key` a telnet client from now on: the server's
+    /// offers (character mode) are queued before anything else, and its
+    /// lines end with CR LF.
+    pub(super) fn make_telnet(&mut self, key: usize) {
+        let mut offers = Vec::new();
+        if let Some(conn) = self.io.conns.get_mut(key) {
+            conn.codec = LineCodec::telnet(&mut offers);
+            conn.crlf = true;
+        }
+        self.io.queue(key, &Rc::from(offers));
+    }
+
     /// Seats a new network client, unless its address is over
     /// `--connect-rate`. One from the chat port is sniffed first (chat, TLS
     /// or HTTP); one from the telnet listener is offered character mode
@@ -122,12 +134,7 @@ impl Reactor {
         match self.add(Stream::Tcp(stream), Some(peer), charset) {
             Ok((key, serial)) => {
                 log::debug!("conn {key} from {peer}: accepted (telnet)");
-                let mut offers = Vec::new();
-                if let Some(conn) = self.io.conns.get_mut(key) {
-                    conn.codec = LineCodec::telnet(&mut offers);
-                    conn.crlf = true;
-                }
-                self.io.queue(key, &Rc::from(offers));
+                self.make_telnet(key);
                 self.room
                     .open(key, serial, Via::Stream(peer), now, &mut self.io);
             }

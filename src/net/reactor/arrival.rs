@@ -24,6 +24,9 @@ use crate::net::tls::stream::TlsStream;
 use crate::net::tls::ServerTls;
 use crate::net::transport::{self, Layer, Next, Rules, HTTP_HEAD_MAX};
 use crate::room::Via;
+
+/// Telnet's "interpret as command" byte, which starts every negotiation.
+const IAC: u8 = 0xFF;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
@@ -219,8 +222,9 @@ impl Write for Wire {
 enum Outcome {
     /// Still arriving.
     Stay(State),
-    /// A chat client: to the room.
-    Seat(Stream, &'static str),
+    /// A chat client: to the room; `true` if its first byte was telnet's
+    /// IAC (it negotiates, so even the banner needs CR LF).
+    Seat(Stream, &'static str, bool),
     /// Close it (dropping the socket).
     Close(&'static str),
 }
@@ -375,9 +379,9 @@ impl Reactor {
                     watch_output(arrival, key, registry);
                 }
             }
-            Outcome::Seat(stream, how) => {
+            Outcome::Seat(stream, how, telnet) => {
                 self.arrivals.finish(key);
-                self.seat(stream, peer, how, now);
+                self.seat(stream, peer, how, telnet, now);
             }
             Outcome::Close(why) => {
                 log::debug!("arrival from {peer}: {why}");
@@ -395,7 +399,7 @@ impl Reactor {
     }
 
     /// Hands a chat client to the room, then reads what it already sent.
-    fn seat(&mut self, mut stream: Stream, peer: SocketAddr, how: &str, now: Now) {
+    fn seat(&mut self, mut stream: Stream, peer: SocketAddr, how: &str, telnet: bool, now: Now) {
         if self.stopping.is_some() {
             return; // shutting down: the socket closes as it drops
         }
@@ -414,6 +418,13 @@ impl Reactor {
         let charset = Charset::detecting(self.default_encoding);
         entry.insert(Conn::new(serial, stream, Some(peer), charset));
         log::debug!("conn {key} from {peer}: accepted ({how})");
+        if telnet {
+            // A client that negotiates from its first byte (PuTTY, Windows
+            // telnet) is a telnet client before the banner: our offers go
+            // first and the banner ends its lines with CR LF, or its first
+            // two lines would staircase.
+            self.make_telnet(key);
+        }
         self.room
             .open(key, serial, Via::Stream(peer), now, &mut self.io);
         // Its first bytes (or the end of its input) are already here, and
@@ -473,7 +484,10 @@ fn step(
             };
             match transport::decide(Layer::Plain, &first[..seen], waited, rules) {
                 Next::Wait => (Outcome::Stay(State::Sniffing(tcp)), None),
-                Next::Chat => (Outcome::Seat(Stream::Tcp(tcp), "plain"), None),
+                Next::Chat => {
+                    let telnet = first[..seen].first() == Some(&IAC);
+                    (Outcome::Seat(Stream::Tcp(tcp), "plain", telnet), None)
+                }
                 Next::Handshake => match setup
                     .tls
                     .as_ref()
@@ -556,8 +570,9 @@ fn step(
                 ),
                 // Inside TLS nothing else is possible: it is chat.
                 _ => {
+                    let telnet = first.first() == Some(&IAC);
                     tls.replay(&first);
-                    (Outcome::Seat(Stream::Tls(tls), "TLS"), None)
+                    (Outcome::Seat(Stream::Tls(tls), "TLS", telnet), None)
                 }
             }
         }

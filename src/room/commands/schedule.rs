@@ -177,7 +177,7 @@ impl Room {
             .schedules
             .iter()
             .take(LIST_ALL_MAX)
-            .map(|m| self.entry_for_admin(m))
+            .map(|m| self.entry_for_admin(m, now))
             .collect();
         self.tell(key, now, out, format_args!("Scheduled messages ({count}):"));
         for entry in shown {
@@ -195,7 +195,7 @@ impl Room {
     }
 
     /// One line of `/schedules all`: who, when, and the start of the text.
-    fn entry_for_admin(&self, m: &Scheduled) -> String {
+    fn entry_for_admin(&self, m: &Scheduled, now: Now) -> String {
         let mut text: String = m.text.chars().take(LIST_ALL_CHARS).collect();
         if text.len() < m.text.len() {
             text.push('…');
@@ -207,7 +207,7 @@ impl Room {
         format!(
             "  #{} at {} by {author}: {text}",
             m.id,
-            self.clock.minute(m.due)
+            self.due_text(m.due, now)
         )
     }
 

@@ -465,7 +465,7 @@ fn schedules_belong_to_the_connection_not_the_name() {
         h.lines(teacher),
         [
             "[Server]: Scheduled messages (1):",
-            "[Server]:   #1 at 2026-11-23 14:30 by Helper (gone): Quiz answers: 1-B 2-D 3-A"
+            "[Server]:   #1 at 2026-11-23 14:30:00 by Helper (gone): Quiz answers: 1-B 2-D 3-A"
         ]
     );
     h.say(teacher, "/unschedule 1");
