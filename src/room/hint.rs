@@ -109,6 +109,27 @@ impl Room {
         }
     }
 
+    /// Before a reply of several lines to `key` alone (a list): the hint,
+    /// if it needs it and any of them holds Hangul, so that it comes before
+    /// the reply's heading rather than in the middle of the list.
+    pub(in crate::room) fn hint_before_reply(
+        &mut self,
+        key: ConnKey,
+        lines: &[String],
+        now: Now,
+        out: &mut dyn Outbox,
+    ) {
+        if self.unsure == 0 || !lines.iter().any(|text| has_hangul(text)) {
+            return;
+        }
+        let due = self
+            .member(key)
+            .is_some_and(|m| m.nick.is_some() && !m.encoding_known);
+        if due {
+            self.hint(key, now, out);
+        }
+    }
+
     fn hint(&mut self, key: ConnKey, now: Now, out: &mut dyn Outbox) {
         self.encoding_confirmed(key);
         let hint = encoding_hint(out.encoding(key));

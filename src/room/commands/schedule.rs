@@ -179,6 +179,7 @@ impl Room {
             .take(LIST_ALL_MAX)
             .map(|m| self.entry_for_admin(m, now))
             .collect();
+        self.hint_before_reply(key, &shown, now, out);
         self.tell(key, now, out, format_args!("Scheduled messages ({count}):"));
         for entry in shown {
             self.tell(key, now, out, format_args!("{entry}"));

@@ -624,3 +624,28 @@ fn trickled_bytes_and_blank_lines_do_not_keep_a_seat() {
     h.advance(Duration::from_secs(10));
     assert!(h.closed(squatter));
 }
+
+/// An admin whose encoding nothing has confirmed reads `/schedules all`
+/// with someone's Hangul in it: the hint comes before the list's heading,
+/// not between its lines.
+#[test]
+fn the_encoding_hint_does_not_split_schedules_all() {
+    let mut h = Harness::new();
+    let admin = h.join("Hadm");
+    let writer = h.join("Hb");
+    h.say(writer, "/schedule 1h 숙제 제출");
+    h.lines(writer);
+    h.lines(admin);
+    h.say(admin, "/schedules all");
+    let lines = h.lines(admin);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("[Server]: Hangul looks garbled? Type /encoding cp949 (Korean Windows).")
+    );
+    assert_eq!(
+        lines.get(1).map(String::as_str),
+        Some("[Server]: Scheduled messages (1):")
+    );
+    assert!(lines[2].ends_with("by Hb: 숙제 제출"), "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+}
