@@ -373,7 +373,8 @@ suda: If you trust the change, delete the line for {server} in {file}, or connec
     )
 }
 
-/// The client's connection: plain TCP or TLS.
+/// A client's connection, plain TCP or TLS (`suda connect`, and the load
+/// generator's clients).
 #[derive(Debug)]
 pub enum Wire {
     /// Plain TCP.
@@ -383,6 +384,28 @@ pub enum Wire {
 }
 
 impl Wire {
+    /// The socket under it.
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(s) => s,
+            Wire::Tls(s) => s.socket(),
+        }
+    }
+
+    /// The socket, to register it with a poller.
+    pub fn socket_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Wire::Plain(s) => s,
+            Wire::Tls(s) => s.socket_mut(),
+        }
+    }
+
+    /// Whether a short read may be taken to mean the socket is empty: not
+    /// over TLS, where rustls may hold more plaintext than one read takes.
+    pub fn short_read_drains(&self) -> bool {
+        matches!(self, Wire::Plain(_))
+    }
+
     /// Closes our sending side (after close_notify, over TLS).
     ///
     /// # Errors
