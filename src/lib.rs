@@ -45,6 +45,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod emoticons;
+pub mod history;
 pub mod net;
 pub mod passwords;
 pub mod room;
