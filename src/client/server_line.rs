@@ -46,6 +46,12 @@ pub enum Event<'a> {
     /// wrong, the address is banned or has too many connections: it
     /// closes next.
     Closing,
+    /// `Earlier messages (<k>):`, `Messages since you left (<k>):`,
+    /// `Found <k> messages for "...":`: `k` lines of history follow; `true`
+    /// for a catch-up (lines the user has not seen before).
+    Replay(usize, bool),
+    /// `End of earlier messages.`
+    ReplayEnd,
     /// Chat, whispers, other notices.
     Other,
 }
@@ -177,6 +183,12 @@ pub fn parse(line: &str) -> Event<'_> {
     if notice == "Bye!" || (notice.starts_with("Bye, ") && notice.ends_with('!')) {
         return Event::Bye;
     }
+    if let Some(replay) = replay_header(notice) {
+        return replay;
+    }
+    if notice == "End of earlier messages." {
+        return Event::ReplayEnd;
+    }
     if notice == "You have been kicked from the chat." {
         return Event::Kicked;
     }
@@ -189,6 +201,23 @@ pub fn parse(line: &str) -> Event<'_> {
         return Event::Closing;
     }
     Event::Other
+}
+
+/// The header of a replay, with its count.
+fn replay_header(notice: &str) -> Option<Event<'static>> {
+    let count = |rest: &str| rest.strip_suffix("):").and_then(|n| n.parse().ok());
+    if let Some(k) = notice.strip_prefix("Earlier messages (").and_then(count) {
+        return Some(Event::Replay(k, false));
+    }
+    if let Some(k) = notice
+        .strip_prefix("Messages since you left (")
+        .and_then(count)
+    {
+        return Some(Event::Replay(k, true));
+    }
+    let (k, rest) = notice.strip_prefix("Found ")?.split_once(' ')?;
+    let k = k.parse().ok()?;
+    (rest.starts_with("message") && rest.ends_with("\":")).then_some(Event::Replay(k, false))
 }
 
 #[cfg(test)]

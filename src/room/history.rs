@@ -257,6 +257,7 @@ impl Room {
         now: Now,
         out: &mut dyn Outbox,
     ) {
+        self.hint_before(key, lines, now, out);
         match lines.len() {
             0 => self.tell(
                 key,
@@ -295,6 +296,7 @@ impl Room {
         if lines.is_empty() {
             return;
         }
+        self.hint_before(key, lines, now, out);
         let k = lines.len();
         self.tell(key, now, out, format_args!("{header} ({k}):"));
         for line in lines {
@@ -302,6 +304,16 @@ impl Room {
         }
         if footer {
             self.tell(key, now, out, format_args!("{END_OF_EARLIER}"));
+        }
+    }
+}
+
+impl Room {
+    /// The encoding hint, if this reader is due one, goes before the
+    /// header rather than in the middle of the messages.
+    fn hint_before(&mut self, key: ConnKey, lines: &[Rc<Line>], now: Now, out: &mut dyn Outbox) {
+        if let Some(line) = lines.iter().find(|l| !l.text().is_ascii()) {
+            self.hint_reader(key, line, now, out);
         }
     }
 }
