@@ -122,7 +122,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     if !history.is_empty() {
         log::info!("history: {} recent messages loaded", history.len());
     }
-    room.restore_history(history, last_id);
+    room.restore_history(history, last_id, Now::read());
     // With PEM files SIGHUP re-reads them (net::tls); otherwise there is
     // nothing to reload and it stops the server like SIGTERM.
     let reloads = matches!(

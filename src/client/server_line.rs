@@ -256,6 +256,25 @@ mod tests {
                 Event::Encoding(Encoding::Cp949),
             ),
             ("[Server]: Bye, Alice!", Event::Bye),
+            (
+                "[Server]: Earlier messages (20):",
+                Event::Replay(20, false),
+            ),
+            (
+                "[2026-11-23 10:00] [Server]: Messages since you left (3):",
+                Event::Replay(3, true),
+            ),
+            (
+                "[Server]: Found 1 message for \"과제\":",
+                Event::Replay(1, false),
+            ),
+            (
+                "[Server]: Found 10 messages for \"a b\":",
+                Event::Replay(10, false),
+            ),
+            ("[Server]: End of earlier messages.", Event::ReplayEnd),
+            ("[Server]: No messages found for \"x\".", Event::Other),
+            ("Bob >> Earlier messages (3):", Event::Other),
             ("[Server]: Bye!", Event::Bye),
             (
                 "[Server]: You have been kicked from the chat.",

@@ -119,3 +119,48 @@ impl Ring {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(id: u64, text: &str) -> Said {
+        let line = format!("[2026-11-23 10:00] {text}\n");
+        Said {
+            id,
+            at: Timestamp::from_second(1_790_000_000 + id as i64).expect("ts"),
+            body: 19,
+            line: Rc::new(Line::new(line)),
+        }
+    }
+
+    fn texts<'a>(said: impl IntoIterator<Item = &'a Said>) -> Vec<&'a str> {
+        said.into_iter().map(Said::text).collect()
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_and_answers_in_order() {
+        let mut ring = Ring::new(3);
+        for (id, text) in [
+            (1, "a >> 1"),
+            (2, "b >> 과제는"),
+            (3, "c >> 3"),
+            (4, "d >> 4"),
+        ] {
+            ring.push(said(id, text));
+        }
+        assert_eq!(ring.last_id(), 4);
+        assert_eq!(texts(ring.last(2)), ["c >> 3", "d >> 4"]);
+        assert_eq!(texts(ring.last(99)), ["b >> 과제는", "c >> 3", "d >> 4"]);
+        assert_eq!(texts(ring.since(2, 10)), ["c >> 3", "d >> 4"]);
+        assert_eq!(texts(ring.since(2, 1)), ["d >> 4"]);
+        assert!(ring.since(4, 10).is_empty());
+        assert_eq!(texts(ring.find(&grams::words("과제"), 10)), ["b >> 과제는"]);
+        assert_eq!(
+            texts(ring.find(&grams::words(">>"), 2)),
+            ["c >> 3", "d >> 4"]
+        );
+        ring.prune(Timestamp::from_second(1_790_000_003).expect("ts"));
+        assert_eq!(texts(ring.last(9)), ["c >> 3", "d >> 4"]);
+    }
+}

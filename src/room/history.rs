@@ -66,10 +66,14 @@ impl Room {
     /// Fills the ring with the messages the database kept (oldest first);
     /// the next message gets an id past `last_id`. Called once, before
     /// anyone joins.
-    pub fn restore_history(&mut self, records: Vec<Record>, last_id: u64) {
+    pub fn restore_history(&mut self, records: Vec<Record>, last_id: u64, now: Now) {
         let mut next = last_id;
+        let since = self.keep_since(now);
         for record in records {
             next = next.max(record.id);
+            if record.at < since {
+                continue; // the disk thread deletes it shortly
+            }
             let said = self.said(record.id, record.at, &record.text);
             self.memory.ring.push(said);
         }

@@ -195,3 +195,108 @@ mod tests {
         assert_eq!(ids(&store, "homework"), Vec::<u64>::new());
     }
 }
+
+/// The figures in BENCHMARKS.md ("History"): `cargo test --lib -- --ignored
+/// history_at_a_million --nocapture` (SQLite is built optimised in every
+/// profile, see Cargo.toml).
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore = "a benchmark: a million rows, a minute"]
+    fn history_at_a_million() {
+        const N: u64 = 1_000_000;
+        const BATCH: u64 = 1_000;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("suda.db");
+        let mut store = Store::open(&path).expect("open");
+        let nicks = ["Alice", "민수", "Bob", "지영", "Carol"];
+        let korean = [
+            "과제는 내일까지 제출하세요",
+            "오늘 수업 자료 올렸어요",
+            "점심 뭐 먹을까요",
+            "시험 범위가 어디까지인가요",
+            "링크 다시 보내주세요",
+        ];
+        let english = [
+            "the homework is due tomorrow",
+            "see the slides for chapter",
+            "who is coming to the lab",
+            "meeting moved to room",
+            "thanks everyone",
+        ];
+        let started = Instant::now();
+        let t0 = Timestamp::now().as_second() - 86_400;
+        let mut id = 1;
+        while id <= N {
+            let records: Vec<Record> = (id..id + BATCH)
+                .map(|i| {
+                    let k = (i % 5) as usize;
+                    let text = if i % 2 == 0 {
+                        format!(
+                            "{} >> {} {}",
+                            nicks[k],
+                            korean[(i / 5 % 5) as usize],
+                            i % 997
+                        )
+                    } else {
+                        format!(
+                            "{} >> {} {}",
+                            nicks[k],
+                            english[(i / 5 % 5) as usize],
+                            i % 997
+                        )
+                    };
+                    Record {
+                        id: i,
+                        at: Timestamp::from_second(t0 + (i as i64) / 20).expect("ts"),
+                        text,
+                    }
+                })
+                .collect();
+            store.apply(&[], &records, Timestamp::now()).expect("apply");
+            id += BATCH;
+        }
+        let wrote = started.elapsed();
+        println!(
+            "wrote {N} messages in batches of {BATCH}: {:.1} s, {:.0} messages/s",
+            wrote.as_secs_f64(),
+            N as f64 / wrote.as_secs_f64()
+        );
+        // A rare word among a million.
+        let rare = Record {
+            id: N + 1,
+            at: Timestamp::now(),
+            text: "Alice >> 기말과제 링크는 https://example.org/final".into(),
+        };
+        store.apply(&[], &[rare], Timestamp::now()).expect("apply");
+        store
+            .conn
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("checkpoint");
+        let size = std::fs::metadata(&path).expect("size").len();
+        println!("database: {:.0} MB for {N} messages", size as f64 / 1e6);
+        for query in [
+            "과제",
+            "기말과제",
+            "homework due",
+            "과제 링크",
+            "the",
+            "final",
+            "과",
+            "zzzz",
+        ] {
+            let words = grams::words(query);
+            let mut best = f64::MAX;
+            let mut found = 0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                found = store.find_history(&words, 10).expect("find").len();
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("/find {query}: {found} found, {best:.2} ms (best of 5)");
+        }
+    }
+}
