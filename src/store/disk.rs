@@ -300,7 +300,11 @@ impl Disk {
             return false;
         }
         self.finds.fetch_add(1, Ordering::Relaxed);
-        self.send(Job::Find(id, words))
+        if self.send(Job::Find(id, words)) {
+            return true;
+        }
+        self.finds.fetch_sub(1, Ordering::Relaxed);
+        false
     }
 
     /// The `/find` answers that have arrived.
@@ -646,6 +650,49 @@ mod tests {
             commits <= windows + 6000 / MAX_BATCH + 1,
             "{commits} commits"
         );
+    }
+
+    #[test]
+    fn history_is_written_and_found_on_the_disk_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("suda.db");
+        let mut disk =
+            Disk::start(None, Some(Store::open(&db).expect("open")), KEEP).expect("start");
+        assert!(disk.keeps_history());
+        for (id, text) in [
+            (1, "민수 >> 과제는 내일까지"),
+            (2, "Bob >> ok"),
+            (3, "[AI] 과제 링크"),
+        ] {
+            disk.record(Record {
+                id,
+                at: Timestamp::now(),
+                text: text.into(),
+            });
+        }
+        // Asked at once: the search first commits what was sent before it.
+        assert!(disk.find(7, crate::history::grams::words("과제")));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            if let Some(found) = disk.take_found().pop() {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "no answer");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(found.id, 7);
+        let ids: Vec<u64> = found.result.expect("found").iter().map(|r| r.id).collect();
+        assert_eq!(ids, [1, 3]);
+        disk.finish();
+        let store = Store::open(&db).expect("reopen");
+        assert_eq!(store.recent_history(10).expect("recent").len(), 3);
+    }
+
+    #[test]
+    fn without_a_database_there_is_no_history_on_disk() {
+        let mut disk = Disk::start(None, None, KEEP).expect("start");
+        assert!(!disk.keeps_history());
+        assert!(!disk.find(1, vec!["x".into()]));
     }
 
     #[test]
