@@ -144,12 +144,12 @@ impl Room {
         if let Some((left_at, seen)) = self.memory.left.remove(&first) {
             if left_at >= since {
                 let lines = lines(self.memory.ring.since(seen, self.cfg.history_catchup));
-                self.show(key, SINCE_YOU_LEFT, &lines, true, now, out);
+                self.show(key, SINCE_YOU_LEFT, &lines, now, out);
                 return;
             }
         }
         let lines = lines(self.memory.ring.last(self.cfg.history).collect());
-        self.show(key, EARLIER, &lines, true, now, out);
+        self.show(key, EARLIER, &lines, now, out);
     }
 
     /// Remembers that `nick` left now, for its catch-up.
@@ -184,7 +184,7 @@ impl Room {
             self.tell(key, now, out, format_args!("{NO_EARLIER}"));
             return;
         }
-        self.show(key, EARLIER, &lines, true, now, out);
+        self.show(key, EARLIER, &lines, now, out);
     }
 
     /// `/find <words>`: on the disk thread with a database, in the ring without.
@@ -293,7 +293,6 @@ impl Room {
         key: ConnKey,
         header: &str,
         lines: &[Rc<Line>],
-        footer: bool,
         now: Now,
         out: &mut dyn Outbox,
     ) {
@@ -306,9 +305,7 @@ impl Room {
         for line in lines {
             self.send(key, line, now, out);
         }
-        if footer {
-            self.tell(key, now, out, format_args!("{END_OF_EARLIER}"));
-        }
+        self.tell(key, now, out, format_args!("{END_OF_EARLIER}"));
     }
 }
 
