@@ -269,11 +269,26 @@ pub struct ServeArgs {
     #[arg(long, default_value = "suda-chat.log", value_name = "PATH|none")]
     pub log_file: PathBuf,
 
-    /// The database (SQLite) that keeps the pending scheduled messages
-    /// across restarts and crashes ("none" to keep them in memory only)
-    /// [default: suda.db beside the log].
-    #[arg(long, value_name = "PATH|none")]
+    /// The database (SQLite) that keeps the pending scheduled messages and
+    /// the room's history across restarts and crashes ("none" to keep them
+    /// in memory only); --history-db is the same flag [default: suda.db
+    /// beside the log].
+    #[arg(long, visible_alias = "history-db", value_name = "PATH|none")]
     pub db: Option<PathBuf>,
+
+    /// Earlier messages a newcomer is shown on joining (0 for none).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=500))]
+    pub history: u32,
+
+    /// How long the room's messages are kept, and how long after leaving a
+    /// nickname is caught up with what it missed.
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub history_keep: Duration,
+
+    /// Messages a returning nickname is caught up with at most (the ring
+    /// in memory holds this many, at least 500).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub history_catchup: u32,
 
     /// The state file of earlier versions: imported into --db at start,
     /// then renamed to PATH.imported. "none" skips it, and without --db

@@ -203,6 +203,10 @@ struct Session {
     /// We told the server our UTF-8 at start: its confirmation is ours,
     /// not news for the user, and is not shown.
     quiet_confirmation: bool,
+    /// Lines of history still to come after a replay's header.
+    replaying: usize,
+    /// The replay is a catch-up: its lines are new to the user.
+    catching_up: bool,
     /// We left: how long we still wait for the server's last lines.
     closing: Option<Instant>,
     /// When the session started (over UDP: the wait for an answer).
@@ -308,6 +312,8 @@ impl Session {
             kicked: false,
             heard: false,
             quiet_confirmation: false,
+            replaying: 0,
+            catching_up: false,
             closing: None,
             started: Instant::now(),
             stop,
@@ -512,7 +518,19 @@ impl Session {
         if matches!(event, Event::Encoding(_)) {
             self.quiet_confirmation = false;
         }
-        if !ours {
+        let history =
+            self.replaying > 0 && whole && !strip_stamp(&text).starts_with(server_line::SERVER);
+        if ours {
+            // The client's own /encoding confirmation: not shown.
+        } else if history {
+            // History: shown marked; written to the transcript only if the
+            // user never saw it (a catch-up), so nothing is written twice.
+            self.replaying -= 1;
+            self.screen.replayed(&text);
+            if self.catching_up {
+                self.record(&text);
+            }
+        } else {
             self.screen.show(&text);
             self.record(&text);
         }
@@ -588,6 +606,11 @@ impl Session {
                     self.end.get_or_insert(End::Lost(None));
                 }
             }
+            Event::Replay(k, catch_up) => {
+                self.replaying = k;
+                self.catching_up = catch_up;
+            }
+            Event::ReplayEnd => self.replaying = 0,
             Event::Other => {}
         }
     }

@@ -19,9 +19,11 @@
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
 //!   limits.
-//! - [`store`]: the room log and the database (scheduled messages), written
-//!   off the reactor thread.
+//! - [`store`]: the room log and the database (scheduled messages, the
+//!   history), written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
+//! - [`history`]: the room's recent messages (replay, catch-up,
+//!   `/history`) and how `/find` matches words (character pairs).
 //! - [`passwords`]: the room password, the admin password's hash, and the
 //!   thread that checks admin passwords (slow by design).
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
@@ -45,6 +47,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod emoticons;
+pub mod history;
 pub mod net;
 pub mod passwords;
 pub mod room;

@@ -53,6 +53,22 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => (None, SavedState::default()),
     };
+    let ring = config
+        .room
+        .history
+        .max(config.room.history_catchup)
+        .max(crate::history::MAX_SHOWN);
+    let (history, last_id) = match &store {
+        Some(store) => {
+            let fail =
+                |e: rusqlite::Error| anyhow::anyhow!("database: cannot read the history: {e}");
+            (
+                store.recent_history(ring).map_err(fail)?,
+                store.last_history_id().map_err(fail)?,
+            )
+        }
+        None => (Vec::new(), 0),
+    };
     let listener = bind(&config.bind, config.listen_backlog)?;
     let addr = listener
         .local_addr()
@@ -82,7 +98,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let disk = Disk::start(config.log_file.as_deref(), store)?;
+    let disk = Disk::start(config.log_file.as_deref(), store, config.room.history_keep)?;
     let pending = state.messages.len();
     let mut rules = config.room.clone();
     if let Some(path) = &config.password_file {
@@ -97,12 +113,16 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let room = Room::new(
+    let mut room = Room::new(
         rules,
         Clock::new(config.timezone.clone(), config.timestamps),
         Schedules::restore(state),
         Now::read(),
     );
+    if !history.is_empty() {
+        log::info!("history: {} recent messages loaded", history.len());
+    }
+    room.restore_history(history, last_id, Now::read());
     // With PEM files SIGHUP re-reads them (net::tls); otherwise there is
     // nothing to reload and it stops the server like SIGTERM.
     let reloads = matches!(

@@ -368,3 +368,19 @@ fn error_bodies_reach_the_log_cleaned() {
     );
     assert!(!log.contains(['\r', '\x1b', '\u{202e}']), "{log:?}");
 }
+
+#[test]
+fn a_newcomer_sees_the_question_and_the_answer_in_the_replay() {
+    let model = answering("Seoul.");
+    let (server, mut alice, mut bob) = room(&model, &["--history", "20"]);
+    alice.send("/search Capital of Korea?");
+    bob.expect("[Search by Alice] Capital of Korea?");
+    bob.expect("[AI] Seoul.");
+    let mut carol = server.join("Carol");
+    carol.expect("[Server]: Earlier messages (2):");
+    for wanted in ["[Search by Alice] Capital of Korea?", "[AI] Seoul."] {
+        let line = carol.line();
+        assert!(line.ends_with(&format!("] {wanted}")), "{line:?}");
+    }
+    carol.expect("[Server]: End of earlier messages.");
+}

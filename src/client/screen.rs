@@ -139,6 +139,23 @@ impl Screen {
         }
     }
 
+    /// A line of a replay (earlier messages, a catch-up, `/find`): marked
+    /// and dimmed, with its own date and time instead of the time it
+    /// arrived, so it cannot pass for something said just now. Plain mode
+    /// shows it as the server sent it.
+    pub fn replayed(&mut self, line: &str) {
+        match self.mode {
+            Mode::Plain => self.show(line),
+            Mode::Decorated | Mode::Interactive => {
+                self.clear_row();
+                self.styled(Paint::Dim, "| ");
+                self.styled(Paint::Dim, line);
+                self.buf
+                    .extend_from_slice(if self.raw { b"\r\n" } else { b"\n" });
+            }
+        }
+    }
+
     /// A line we sent to the room, shown as the others see it (not in plain
     /// mode: there the input is not ours to repeat).
     pub fn own(&mut self, line: &str) {

@@ -46,6 +46,12 @@ pub enum Event<'a> {
     /// wrong, the address is banned or has too many connections: it
     /// closes next.
     Closing,
+    /// `Earlier messages (<k>):`, `Messages since you left (<k>):`,
+    /// `Found <k> messages for "...":`: `k` lines of history follow; `true`
+    /// for a catch-up (lines the user has not seen before).
+    Replay(usize, bool),
+    /// `End of earlier messages.`
+    ReplayEnd,
     /// Chat, whispers, other notices.
     Other,
 }
@@ -177,6 +183,12 @@ pub fn parse(line: &str) -> Event<'_> {
     if notice == "Bye!" || (notice.starts_with("Bye, ") && notice.ends_with('!')) {
         return Event::Bye;
     }
+    if let Some(replay) = replay_header(notice) {
+        return replay;
+    }
+    if notice == "End of earlier messages." {
+        return Event::ReplayEnd;
+    }
     if notice == "You have been kicked from the chat." {
         return Event::Kicked;
     }
@@ -189,6 +201,23 @@ pub fn parse(line: &str) -> Event<'_> {
         return Event::Closing;
     }
     Event::Other
+}
+
+/// The header of a replay, with its count.
+fn replay_header(notice: &str) -> Option<Event<'static>> {
+    let count = |rest: &str| rest.strip_suffix("):").and_then(|n| n.parse().ok());
+    if let Some(k) = notice.strip_prefix("Earlier messages (").and_then(count) {
+        return Some(Event::Replay(k, false));
+    }
+    if let Some(k) = notice
+        .strip_prefix("Messages since you left (")
+        .and_then(count)
+    {
+        return Some(Event::Replay(k, true));
+    }
+    let (k, rest) = notice.strip_prefix("Found ")?.split_once(' ')?;
+    let k = k.parse().ok()?;
+    (rest.starts_with("message") && rest.ends_with("\":")).then_some(Event::Replay(k, false))
 }
 
 #[cfg(test)]
@@ -227,6 +256,25 @@ mod tests {
                 Event::Encoding(Encoding::Cp949),
             ),
             ("[Server]: Bye, Alice!", Event::Bye),
+            (
+                "[Server]: Earlier messages (20):",
+                Event::Replay(20, false),
+            ),
+            (
+                "[2026-11-23 10:00] [Server]: Messages since you left (3):",
+                Event::Replay(3, true),
+            ),
+            (
+                "[Server]: Found 1 message for \"과제\":",
+                Event::Replay(1, false),
+            ),
+            (
+                "[Server]: Found 10 messages for \"a b\":",
+                Event::Replay(10, false),
+            ),
+            ("[Server]: End of earlier messages.", Event::ReplayEnd),
+            ("[Server]: No messages found for \"x\".", Event::Other),
+            ("Bob >> Earlier messages (3):", Event::Other),
             ("[Server]: Bye!", Event::Bye),
             (
                 "[Server]: You have been kicked from the chat.",

@@ -523,6 +523,10 @@ impl Reactor {
     /// Hands the model's answers and the admin password verdicts that
     /// have arrived to the room.
     fn take_answers(&mut self, now: Now) {
+        for found in self.io.disk.take_found() {
+            self.room
+                .find_answer(found.id, found.result, now, &mut self.io);
+        }
         if let Some(checker) = &self.io.checker {
             let verdicts: Vec<_> = std::iter::from_fn(|| checker.try_verdict()).collect();
             for verdict in verdicts {

@@ -66,6 +66,14 @@ pub struct RoomConfig {
     pub crowd_size: usize,
     /// How often a crowded room hears who came and went (`--crowd-interval`).
     pub crowd_interval: Duration,
+    /// Messages replayed to a newcomer (`--history`); 0 for none.
+    pub history: usize,
+    /// How long the history is kept, and how long a nickname that left is
+    /// caught up when it comes back (`--history-keep`).
+    pub history_keep: Duration,
+    /// Messages a returning nickname is caught up with at most
+    /// (`--history-catchup`).
+    pub history_catchup: usize,
 }
 
 /// How often due scheduled messages are let out (see
@@ -120,6 +128,9 @@ impl Default for RoomConfig {
             schedule_pace_bytes: 32 << 10,
             crowd_size: 100,
             crowd_interval: Duration::from_secs(10),
+            history: 20,
+            history_keep: Duration::from_secs(30 * 86_400),
+            history_catchup: 500,
         }
     }
 }

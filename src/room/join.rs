@@ -282,6 +282,7 @@ impl Room {
             out,
             format_args!("Welcome, {nick}! Type /help for commands."),
         );
+        self.replay(key, nick, now, out);
         self.announce_join(key, nick, now, out);
         // The operator's own terminal is never timed out.
         if let (Some(idle), Some(_)) = (self.cfg.idle_timeout, origin) {

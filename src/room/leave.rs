@@ -38,6 +38,7 @@ impl Room {
             return;
         };
         self.log(now, out, format_args!("leave {nick} ({why})"));
+        self.note_left(&nick, now);
         if member.origin.is_none() {
             // The console leaving ends the server (the reactor stops when
             // its connection is gone): everyone is about to read that the

@@ -27,6 +27,7 @@
 //! - `durable.rs`: due messages that go out once the store has them as
 //!   delivered.
 //! - [`schedules`]: the pending scheduled messages and `/schedule` times.
+//! - [`history`]: replay on joining, catch-up, `/history` and `/find`.
 //! - [`ratelimit`]: the token bucket behind `--rate`.
 //! - `config.rs` and `outbox.rs`: the room's settings ([`RoomConfig`]) and
 //!   its one seam to the world ([`Outbox`]).
@@ -37,6 +38,7 @@ mod config;
 mod crowd;
 mod durable;
 mod hint;
+pub mod history;
 mod join;
 mod leave;
 mod outbox;
@@ -254,6 +256,8 @@ pub struct Room {
     /// Participants whose encoding is not [`Member::encoding_known`]: while
     /// it is zero, no line is looked at for the encoding hint.
     unsure: usize,
+    /// Recent messages, who left when, `/find`s in flight.
+    memory: history::Memory,
 }
 
 impl Room {
@@ -261,6 +265,7 @@ impl Room {
     /// timers are armed here.
     pub fn new(cfg: RoomConfig, clock: Clock, schedules: Schedules, now: Now) -> Room {
         let max_bans = cfg.max_bans;
+        let memory = history::Memory::new(cfg.history, cfg.history_catchup, cfg.max_clients);
         let mut room = Room {
             cfg,
             clock,
@@ -288,6 +293,7 @@ impl Room {
             next_search: 1,
             crowd: CrowdNews::default(),
             unsure: 0,
+            memory,
         };
         let restored: Vec<(u64, jiff::Timestamp)> =
             room.schedules.iter().map(|m| (m.id, m.due)).collect();

@@ -3,6 +3,7 @@
 //! through an [`Outbox`].
 //! The reactor implements it over sockets; the room's tests record it.
 
+use crate::history::Record;
 use crate::net::charset::Encoding;
 use crate::net::line::Line;
 use crate::room::schedules::Scheduled;
@@ -48,6 +49,21 @@ pub trait Outbox {
     /// [`Room::admin_verdict`] with the same `id`. Returns `false` if the
     /// check cannot be queued.
     fn check_admin(&mut self, id: u64, password: &str) -> bool;
+    /// A message said to the room, for the history on disk (nothing
+    /// without a database: the room keeps its own recent messages).
+    fn record(&mut self, _record: Record) {}
+    /// Whether the history is kept on disk, so that `/find` goes to
+    /// [`Outbox::find_history`].
+    fn keeps_history(&self) -> bool {
+        false
+    }
+    /// Looks for the messages with every one of `words` in the history on
+    /// disk; the answer comes back through [`Room::find_answer`] with the
+    /// same `id`. `false` without a database (the room then looks in what
+    /// it keeps in memory) or when too many searches wait.
+    fn find_history(&mut self, _id: u64, _words: Vec<String>) -> bool {
+        false
+    }
 }
 
 /// A change to the pending scheduled messages, for the store.

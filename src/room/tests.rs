@@ -129,10 +129,8 @@ impl Harness {
         let key = self.connect();
         self.say(key, nick);
         let lines = self.lines(key);
-        assert_eq!(
-            lines.last().map(String::as_str),
-            Some(format!("[Server]: Welcome, {nick}! Type /help for commands.").as_str())
-        );
+        let welcome = format!("[Server]: Welcome, {nick}! Type /help for commands.");
+        assert!(lines.contains(&welcome), "{lines:?}");
         key
     }
 
@@ -1197,7 +1195,12 @@ fn a_flood_before_joining_is_dropped_without_answers() {
 
 #[test]
 fn an_unconfirmed_encoding_is_hinted_once_before_the_first_hangul() {
-    let mut h = Harness::new();
+    // No replay: it would give Dave his hint before /users does.
+    let cfg = RoomConfig {
+        history: 0,
+        ..RoomConfig::default()
+    };
+    let mut h = Harness::with(cfg, Schedules::default());
     let alice = h.join("Alice");
     let bob = h.join("Bob");
     h.lines(alice);
@@ -1448,7 +1451,7 @@ fn invisible_marks_are_removed_from_chat_and_the_log() {
     );
     h.say(key, "Ca\u{200d}rol\u{feff}");
     assert_eq!(
-        h.lines(key),
+        h.lines(key)[..1],
         ["[Server]: Welcome, Carol! Type /help for commands."]
     );
 }

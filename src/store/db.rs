@@ -1,6 +1,6 @@
 //! The database: one SQLite file for everything that must outlive the
-//! process (today the scheduled messages; the room's history is meant to
-//! join them as a table of its own).
+//! process: the scheduled messages and the room's history (its queries
+//! are in `store/history.rs`).
 //!
 //! # What a crash can do to it
 //!
@@ -34,6 +34,7 @@ use anyhow::anyhow;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
+use crate::history::Record;
 use crate::room::schedules::{SavedState, Scheduled};
 use crate::room::StateChange;
 
@@ -60,6 +61,20 @@ pub const MIGRATIONS: &[&str] = &[
          created INTEGER NOT NULL,
          delivered_at INTEGER,
          author_ip TEXT
+     );",
+    // 2: the room's history (see crate::history). `at` is Unix ms; `id`
+    // increases with time, so the newest are the highest. The search
+    // index holds each message's bigram tokens (history::grams) under the
+    // same rowid; contentless (the text is in `history` already) with
+    // deletes allowed, so retention can drop old rows.
+    "CREATE TABLE history (
+         id INTEGER PRIMARY KEY,
+         at INTEGER NOT NULL,
+         text TEXT NOT NULL
+     );
+     CREATE INDEX history_at ON history (at);
+     CREATE VIRTUAL TABLE history_grams USING fts5 (
+         grams, content = '', contentless_delete = 1, tokenize = 'ascii'
      );",
 ];
 
@@ -236,14 +251,20 @@ impl Store {
         })
     }
 
-    /// Writes `changes` in one transaction (all or none of them), at `now`.
+    /// Writes `changes` and the room's new messages in one transaction (all or none of them), at `now`.
     ///
     /// # Errors
     ///
     /// The disk refused the write (full, gone, read-only).
-    pub fn apply(&mut self, changes: &[StateChange], now: Timestamp) -> rusqlite::Result<()> {
+    pub fn apply(
+        &mut self,
+        changes: &[StateChange],
+        history: &[Record],
+        now: Timestamp,
+    ) -> rusqlite::Result<()> {
         let now = now.as_millisecond();
         let tx = self.conn.transaction()?;
+        super::history::insert(&tx, history)?;
         let mut next_id = 0;
         {
             let mut insert = tx.prepare_cached(
@@ -428,11 +449,16 @@ mod tests {
                     StateChange::Added(message(2, "two")),
                     StateChange::Added(message(3, "three")),
                 ],
+                &[],
                 now,
             )
             .expect("apply");
         store
-            .apply(&[StateChange::Removed(2), StateChange::Delivered(3)], now)
+            .apply(
+                &[StateChange::Removed(2), StateChange::Delivered(3)],
+                &[],
+                now,
+            )
             .expect("apply");
         // Dropped without close: what a kill leaves.
         drop(store);
@@ -462,6 +488,7 @@ mod tests {
                     StateChange::Added(message(2, "pending")),
                     StateChange::Delivered(1),
                 ],
+                &[],
                 then,
             )
             .expect("apply");
@@ -480,11 +507,16 @@ mod tests {
                     StateChange::Added(message(1, "x")),
                     StateChange::Delivered(1),
                 ],
+                &[],
                 at("2026-11-20T00:00:00Z"),
             )
             .expect("apply");
         store
-            .apply(&[StateChange::Delivered(1)], at("2026-11-22T00:00:00Z"))
+            .apply(
+                &[StateChange::Delivered(1)],
+                &[],
+                at("2026-11-22T00:00:00Z"),
+            )
             .expect("apply");
         assert_eq!(store.prune(at("2026-11-21T00:00:00Z")).expect("prune"), 1);
     }
@@ -500,7 +532,7 @@ mod tests {
         };
         assert_eq!(store.import(&state).expect("import"), 2);
         store
-            .apply(&[StateChange::Delivered(4)], Timestamp::now())
+            .apply(&[StateChange::Delivered(4)], &[], Timestamp::now())
             .expect("apply");
         assert_eq!(store.import(&state).expect("again"), 0);
         let pending = store.pending().expect("pending");
@@ -566,7 +598,7 @@ mod tests {
         let many: Vec<StateChange> = (1..=200)
             .map(|id| StateChange::Added(message(id, &"x".repeat(2000))))
             .collect();
-        store.apply(&many, Timestamp::now()).expect("apply");
+        store.apply(&many, &[], Timestamp::now()).expect("apply");
         store.close();
         let bytes = std::fs::read(&path).expect("read");
         std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");

@@ -24,9 +24,21 @@
 //! that a restart may not find what the disk refused.
 //!
 //! If the disk falls far behind, log lines are dropped (and counted) rather
-//! than piling up in memory: [`MAX_QUEUED_LOG_BYTES`]. Changes to the state
-//! are never dropped; they are bounded by the scheduled-message limits and
-//! the rate limit.
+//! than piling up in memory: [`MAX_QUEUED_LOG_BYTES`], and so are the
+//! room's messages on their way to the history ([`MAX_QUEUED_HISTORY_BYTES`]:
+//! the room still has them in memory, only a restart would miss them).
+//! Changes to the state are never dropped; they are bounded by the
+//! scheduled-message limits and the rate limit.
+//!
+//! # History
+//!
+//! The room's messages ride in the same batches (one transaction, one
+//! sync, for the schedules and the history alike), and old ones are
+//! pruned with the delivered schedules. `/find` is answered here too: the
+//! thread owns the only connection (the file is held exclusively), and a
+//! search that takes a few milliseconds delays a batch, never the room.
+//! A search first commits what is pending, so it sees every message sent
+//! before it was asked.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -40,6 +52,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::history::{Record, FIND_LIMIT};
 use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
 
@@ -54,7 +67,21 @@ pub const MAX_BATCH: usize = 1024;
 /// Log bytes waiting for the disk before new lines are dropped.
 pub const MAX_QUEUED_LOG_BYTES: usize = 16 << 20;
 
-/// How often delivered messages older than [`db::DELIVERED_KEEP`] are forgotten.
+/// Bytes of room messages waiting for the disk before new ones are left
+/// out of the history (a burst of 20 000 messages a second of 100 bytes
+/// fills it in 8 s of a stalled disk; memory stays bounded).
+pub const MAX_QUEUED_HISTORY_BYTES: usize = 16 << 20;
+
+/// Room messages in one transaction at most: more than [`MAX_BATCH`]
+/// because each is one small insert, and a busy room sends thousands in a
+/// window.
+pub const MAX_HISTORY_BATCH: usize = 32_768;
+
+/// `/find` requests waiting for the disk thread at most.
+pub const MAX_FINDS_QUEUED: usize = 16;
+
+/// How often delivered messages older than [`db::DELIVERED_KEEP`] (and
+/// history older than `--history-keep`) are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What wakes the reactor when changes are written.
@@ -67,6 +94,20 @@ enum Job {
     Log(String),
     /// A scheduled message came, went or was delivered.
     State(StateChange),
+    /// A message said to the room, for the history.
+    History(Record),
+    /// A `/find`: its id and its words ([`crate::history::grams::words`]).
+    Find(u64, Vec<String>),
+}
+
+/// The answer to a `/find`: its id and the messages found, oldest first
+/// (or why there are none).
+#[derive(Debug)]
+pub struct Found {
+    /// The id given to [`Disk::find`].
+    pub id: u64,
+    /// The messages, or the database's error.
+    pub result: Result<Vec<Record>, String>,
 }
 
 /// The reactor's handle on the disk thread.
@@ -83,6 +124,14 @@ pub struct Disk {
     thread: Option<JoinHandle<()>>,
     /// Log bytes sent and not yet written.
     queued: Arc<AtomicUsize>,
+    /// History bytes sent and not yet written.
+    history_queued: Arc<AtomicUsize>,
+    /// `/find` requests sent and not yet answered.
+    finds: Arc<AtomicUsize>,
+    /// Answers to `/find`, from the thread.
+    found: Receiver<Found>,
+    /// Room messages left out of the history because the disk was too slow.
+    history_dropped: u64,
     /// Whether there is a log at all.
     logging: bool,
     /// Whether there is a database at all.
@@ -108,7 +157,11 @@ impl Disk {
     /// # Errors
     ///
     /// The log cannot be opened: the operator must know before anyone joins.
-    pub fn start(log_file: Option<&Path>, store: Option<Store>) -> anyhow::Result<Disk> {
+    pub fn start(
+        log_file: Option<&Path>,
+        store: Option<Store>,
+        history_keep: Duration,
+    ) -> anyhow::Result<Disk> {
         let log = match log_file {
             Some(path) => Some(BufWriter::new(
                 OpenOptions::new()
@@ -125,7 +178,15 @@ impl Disk {
         let wake = Arc::new(OnceLock::new());
         let (jobs, receiver) = mpsc::channel();
         let (acks, saved) = mpsc::channel();
+        let (answers, found) = mpsc::channel();
+        let history_queued = Arc::new(AtomicUsize::new(0));
+        let finds = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
+            history: Vec::new(),
+            history_queued: Arc::clone(&history_queued),
+            history_keep,
+            finds: Arc::clone(&finds),
+            answers,
             jobs: receiver,
             log,
             store,
@@ -149,6 +210,10 @@ impl Disk {
             wake,
             thread: Some(thread),
             queued,
+            history_queued,
+            finds,
+            found,
+            history_dropped: 0,
             logging,
             saving,
             dropped: 0,
@@ -194,6 +259,57 @@ impl Disk {
         if !self.saving || !self.send(Job::State(change)) {
             self.instant.push(saved);
         }
+    }
+
+    /// Whether the history is kept in the database (and `/find` answered here).
+    pub fn keeps_history(&self) -> bool {
+        self.saving && self.jobs.is_some()
+    }
+
+    /// Queues a room message for the history, unless the disk is too far
+    /// behind (then it is counted and left out).
+    pub fn record(&mut self, record: Record) {
+        if !self.keeps_history() {
+            return;
+        }
+        let len = record.text.len() + 32;
+        if self.history_queued.load(Ordering::Relaxed) + len > MAX_QUEUED_HISTORY_BYTES {
+            self.history_dropped += 1;
+            if self.history_dropped.is_power_of_two() {
+                log::warn!(
+                    "history: disk too slow, {} messages left out so far",
+                    self.history_dropped
+                );
+            }
+            return;
+        }
+        self.history_queued.fetch_add(len, Ordering::Relaxed);
+        self.send(Job::History(record));
+    }
+
+    /// Room messages left out of the history so far.
+    pub fn history_dropped(&self) -> u64 {
+        self.history_dropped
+    }
+
+    /// Asks the thread for the messages with every one of `words`; the
+    /// answer comes from [`Disk::take_found`]. `false` if there is no
+    /// database or too many searches wait.
+    pub fn find(&mut self, id: u64, words: Vec<String>) -> bool {
+        if !self.keeps_history() || self.finds.load(Ordering::Relaxed) >= MAX_FINDS_QUEUED {
+            return false;
+        }
+        self.finds.fetch_add(1, Ordering::Relaxed);
+        if self.send(Job::Find(id, words)) {
+            return true;
+        }
+        self.finds.fetch_sub(1, Ordering::Relaxed);
+        false
+    }
+
+    /// The `/find` answers that have arrived.
+    pub fn take_found(&mut self) -> Vec<Found> {
+        std::iter::from_fn(|| self.found.try_recv().ok()).collect()
     }
 
     /// The changes written since the last call, in the order they were made.
@@ -260,6 +376,16 @@ struct Worker {
     store_failed: bool,
     /// When delivered messages were last pruned.
     pruned_at: Option<Instant>,
+    /// Room messages received and not yet written.
+    history: Vec<Record>,
+    /// History bytes queued by the reactor (shared).
+    history_queued: Arc<AtomicUsize>,
+    /// `--history-keep`.
+    history_keep: Duration,
+    /// `/find` requests queued by the reactor (shared).
+    finds: Arc<AtomicUsize>,
+    /// `/find` answers, to the reactor.
+    answers: Sender<Found>,
 }
 
 impl Worker {
@@ -310,6 +436,7 @@ impl Worker {
 
     fn batch_due(&self) -> bool {
         self.batch.len() >= MAX_BATCH
+            || self.history.len() >= MAX_HISTORY_BATCH
             || self
                 .batch_since
                 .is_some_and(|since| since.elapsed() >= BATCH_WINDOW)
@@ -330,6 +457,28 @@ impl Worker {
                 self.batch_since.get_or_insert_with(Instant::now);
                 self.batch.push(change);
             }
+            Job::History(record) => {
+                self.history_queued
+                    .fetch_sub(record.text.len() + 32, Ordering::Relaxed);
+                self.batch_since.get_or_insert_with(Instant::now);
+                self.history.push(record);
+            }
+            Job::Find(id, words) => {
+                // What was said before the question is in the answer.
+                self.commit();
+                let result = match &self.store {
+                    Some(store) => store
+                        .find_history(&words, FIND_LIMIT)
+                        .map_err(|e| e.to_string()),
+                    None => Err("no database".into()),
+                };
+                self.finds.fetch_sub(1, Ordering::Relaxed);
+                if self.answers.send(Found { id, result }).is_ok() {
+                    if let Some(wake) = self.wake.get() {
+                        wake();
+                    }
+                }
+            }
         }
     }
 
@@ -343,15 +492,20 @@ impl Worker {
     /// Writes the batch in one transaction and acknowledges it.
     fn commit(&mut self) {
         self.batch_since = None;
-        if self.batch.is_empty() {
+        if self.batch.is_empty() && self.history.is_empty() {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
+        let history = std::mem::take(&mut self.history);
         if let Some(store) = &mut self.store {
             let result = store
-                .apply(&batch, Timestamp::now())
+                .apply(&batch, &history, Timestamp::now())
                 .map_err(io::Error::other);
             check("database", &mut self.store_failed, result);
+        }
+        if batch.is_empty() {
+            self.maybe_prune();
+            return;
         }
         let saved = batch.iter().map(StateChange::saved).collect();
         if self.acks.send(saved).is_ok() {
@@ -359,6 +513,10 @@ impl Worker {
                 wake();
             }
         }
+        self.maybe_prune();
+    }
+
+    fn maybe_prune(&mut self) {
         if self.pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             self.prune();
         }
@@ -376,6 +534,15 @@ impl Worker {
             .unwrap_or(Timestamp::UNIX_EPOCH);
         let result = store.prune(before).map(drop).map_err(io::Error::other);
         check("database", &mut self.store_failed, result);
+        let keep = SignedDuration::try_from(self.history_keep).unwrap_or(SignedDuration::MAX);
+        let before = Timestamp::now()
+            .checked_sub(keep)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        match store.prune_history(before) {
+            Ok(0) => {}
+            Ok(n) => log::info!("history: {n} messages older than --history-keep forgotten"),
+            Err(e) => check("database", &mut self.store_failed, Err(io::Error::other(e))),
+        }
     }
 }
 
@@ -396,6 +563,8 @@ mod tests {
     use super::*;
     use crate::room::schedules::Scheduled;
     use std::fs;
+
+    const KEEP: Duration = Duration::from_secs(30 * 86_400);
 
     fn message(id: u64) -> Scheduled {
         Scheduled {
@@ -425,7 +594,7 @@ mod tests {
         let log = dir.path().join("chat.log");
         let db = dir.path().join("suda.db");
         let store = Store::open(&db).expect("open");
-        let mut disk = Disk::start(Some(&log), Some(store)).expect("start");
+        let mut disk = Disk::start(Some(&log), Some(store), KEEP).expect("start");
         let woken = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&woken);
         disk.on_saved(move || {
@@ -460,7 +629,7 @@ mod tests {
     fn a_flood_of_changes_is_written_in_few_transactions() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("suda.db")).expect("open");
-        let mut disk = Disk::start(None, Some(store)).expect("start");
+        let mut disk = Disk::start(None, Some(store), KEEP).expect("start");
         let batches = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&batches);
         disk.on_saved(move || {
@@ -484,8 +653,51 @@ mod tests {
     }
 
     #[test]
+    fn history_is_written_and_found_on_the_disk_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("suda.db");
+        let mut disk =
+            Disk::start(None, Some(Store::open(&db).expect("open")), KEEP).expect("start");
+        assert!(disk.keeps_history());
+        for (id, text) in [
+            (1, "민수 >> 과제는 내일까지"),
+            (2, "Bob >> ok"),
+            (3, "[AI] 과제 링크"),
+        ] {
+            disk.record(Record {
+                id,
+                at: Timestamp::now(),
+                text: text.into(),
+            });
+        }
+        // Asked at once: the search first commits what was sent before it.
+        assert!(disk.find(7, crate::history::grams::words("과제")));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            if let Some(found) = disk.take_found().pop() {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "no answer");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(found.id, 7);
+        let ids: Vec<u64> = found.result.expect("found").iter().map(|r| r.id).collect();
+        assert_eq!(ids, [1, 3]);
+        disk.finish();
+        let store = Store::open(&db).expect("reopen");
+        assert_eq!(store.recent_history(10).expect("recent").len(), 3);
+    }
+
+    #[test]
+    fn without_a_database_there_is_no_history_on_disk() {
+        let mut disk = Disk::start(None, None, KEEP).expect("start");
+        assert!(!disk.keeps_history());
+        assert!(!disk.find(1, vec!["x".into()]));
+    }
+
+    #[test]
     fn without_a_database_changes_come_back_at_once() {
-        let mut disk = Disk::start(None, None).expect("start");
+        let mut disk = Disk::start(None, None, KEEP).expect("start");
         disk.persist(StateChange::Added(message(1)));
         disk.persist(StateChange::Removed(1));
         assert_eq!(disk.take_saved(), [Saved::Added(1), Saved::Removed(1)]);
@@ -496,7 +708,7 @@ mod tests {
     fn unwritable_log_is_refused_at_start() {
         let dir = tempfile::tempdir().expect("dir");
         let missing = dir.path().join("no/such/dir/chat.log");
-        let err = Disk::start(Some(&missing), None).expect_err("refused");
+        let err = Disk::start(Some(&missing), None, KEEP).expect_err("refused");
         assert!(format!("{err:#}").contains("cannot open log file"));
     }
 }

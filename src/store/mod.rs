@@ -3,7 +3,8 @@
 //! - [`disk`]: the disk thread: the room log, and the changes to the
 //!   database in small batched transactions, acknowledged back to the room.
 //! - [`db`]: the database (SQLite): its schema by version, the pending
-//!   scheduled messages.
+//!   scheduled messages; [`history`]: the room's messages, searched by
+//!   `/find`.
 //! - [`legacy`]: the JSON state file of earlier versions, imported once.
 //!
 //! # What a crash can lose
@@ -18,4 +19,5 @@
 
 pub mod db;
 pub mod disk;
+pub mod history;
 pub mod legacy;

@@ -65,6 +65,11 @@ fn base_args(dir: &Path, given: &[&str]) -> Vec<String> {
         ("--state-file", dir.join("state.json").display().to_string()),
         ("--timezone", "UTC".to_string()),
         ("--verbosity", "debug".to_string()),
+        // Replay and catch-up add lines after every welcome: tests about
+        // something else read on without them; tests/history.rs turns
+        // them on.
+        ("--history", "0".to_string()),
+        ("--history-catchup", "0".to_string()),
     ];
     let mut args = vec!["serve".to_string()];
     for (flag, value) in defaults {

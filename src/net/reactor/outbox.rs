@@ -195,6 +195,18 @@ impl Outbox for Io {
             .is_ok()
     }
 
+    fn record(&mut self, record: crate::history::Record) {
+        self.disk.record(record);
+    }
+
+    fn keeps_history(&self) -> bool {
+        self.disk.keeps_history()
+    }
+
+    fn find_history(&mut self, id: u64, words: Vec<String>) -> bool {
+        self.disk.find(id, words)
+    }
+
     fn check_admin(&mut self, id: u64, password: &str) -> bool {
         let Some(checker) = &self.checker else {
             return false;

@@ -14,8 +14,7 @@ impl Room {
     ) {
         let nick = self.nick(key).unwrap_or_default().to_string();
         let text = expand(text);
-        let line = self.line(now, format_args!("{nick} >> {text}"));
-        self.broadcast(Some(key), &line, now, out);
+        self.broadcast_kept(Some(key), &format!("{nick} >> {text}"), now, out);
         self.log(now, out, format_args!("message {nick}: {text}"));
     }
 }

@@ -48,6 +48,10 @@ pub mod usage {
     pub const SEARCH: &str = "/search <question>";
     /// `/encoding`.
     pub const ENCODING: &str = "/encoding <utf-8|cp949>";
+    /// `/history`.
+    pub const HISTORY: &str = "/history [n]";
+    /// `/find`.
+    pub const FIND: &str = "/find <words>";
 }
 
 /// The lines of `/help` (without the `[Server]: ` prefix): a heading,
@@ -86,6 +90,11 @@ pub const HELP: &[(&str, &str)] = &[
         usage::SEARCH,
         "ask the AI; the answer is shared (also /ask)",
     ),
+    ("/history [n]", "the last n messages (20, at most 500)"),
+    (
+        "/find <words>",
+        "the 10 latest messages with all these words",
+    ),
     (
         "/encoding <utf-8|cp949>",
         "set the text encoding of your terminal",
@@ -96,6 +105,9 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("/exit", "leave (also /quit, #exit)"),
 ];
+
+/// `/history` without a number.
+pub const DEFAULT_HISTORY: usize = 20;
 
 /// The first line of `/help`.
 pub const HELP_START: &str = "Commands:";
@@ -156,6 +168,10 @@ pub enum Command<'a> {
     Encoding(&'a str),
     /// `/emoticons`.
     Emoticons,
+    /// `/history [n]`: how many (already at most [`crate::history::MAX_SHOWN`]).
+    History(usize),
+    /// `/find <words>`.
+    Find(&'a str),
     /// `/exit`, `/quit`, `#exit`.
     Exit,
     /// A known command with missing or malformed arguments: its usage line.
@@ -248,6 +264,16 @@ impl<'a> Command<'a> {
             "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
             "emoticons" => Command::Emoticons,
+            "history" if args.is_empty() => Command::History(DEFAULT_HISTORY),
+            "history" => match args.parse::<usize>() {
+                Ok(n) if n > 0 => Command::History(n.min(crate::history::MAX_SHOWN)),
+                // A number too big to parse is still "as many as there are".
+                _ if !args.is_empty() && args.bytes().all(|b| b.is_ascii_digit()) => {
+                    Command::History(crate::history::MAX_SHOWN)
+                }
+                _ => Command::Usage(usage::HISTORY),
+            },
+            "find" => need(usage::FIND, Command::Find(args)),
             "exit" | "quit" => Command::Exit,
             _ => Command::Unknown(name),
         }
@@ -279,6 +305,8 @@ impl Room {
             Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
             Command::Emoticons => self.list_emoticons(key, now, out),
+            Command::History(n) => self.show_history(key, n, now, out),
+            Command::Find(words) => self.find_messages(key, words, now, out),
             Command::Exit => {
                 let nick = self.nick(key).unwrap_or_default().to_string();
                 self.tell(key, now, out, format_args!("Bye, {nick}!"));

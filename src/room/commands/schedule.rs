@@ -298,11 +298,8 @@ impl Room {
             .author_conn
             .filter(|&(key, uid)| self.is(key, uid))
             .map(|(key, _)| key);
-        let line = self.line(
-            now,
-            format_args!("[Scheduled by {}] {}", message.author, message.text),
-        );
-        self.broadcast(author, &line, now, out);
+        let text = format!("[Scheduled by {}] {}", message.author, message.text);
+        self.broadcast_kept(author, &text, now, out);
         if let Some(author) = author {
             self.tell(
                 author,

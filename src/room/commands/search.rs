@@ -61,8 +61,7 @@ impl Room {
         let nick = self.nick(key).unwrap_or_default().to_string();
         let cache_key = cache_key(question);
         if let Some(lines) = self.cached_answer(&cache_key, rules.cache_ttl, now) {
-            let line = self.line(now, format_args!("[Search by {nick}] {question}"));
-            self.broadcast(None, &line, now, out);
+            self.broadcast_kept(None, &format!("[Search by {nick}] {question}"), now, out);
             self.share_answer(&lines, now, out);
             self.log(
                 now,
@@ -102,8 +101,7 @@ impl Room {
                 },
             );
         }
-        let line = self.line(now, format_args!("[Search by {nick}] {question}"));
-        self.broadcast(None, &line, now, out);
+        self.broadcast_kept(None, &format!("[Search by {nick}] {question}"), now, out);
         self.log(now, out, format_args!("search by {nick}: {question}"));
     }
 
@@ -148,8 +146,7 @@ impl Room {
 
     fn share_answer(&mut self, lines: &[String], now: Now, out: &mut dyn Outbox) {
         for text in lines {
-            let line = self.line(now, format_args!("[AI] {text}"));
-            self.broadcast(None, &line, now, out);
+            self.broadcast_kept(None, &format!("[AI] {text}"), now, out);
         }
     }
 
