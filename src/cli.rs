@@ -110,6 +110,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub tls_only: bool,
 
+    /// Another site whose pages may open the web client's WebSocket
+    /// (`https://class.example`, or `*` for any); repeat for more. By
+    /// default only the page this server serves may, so that no other
+    /// site can seat its visitors in the room.
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    pub web_origin: Vec<String>,
+
     /// A TLS handshake not finished this long after the client's hello is
     /// closed, so stalled handshakes cannot pile up.
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]

@@ -100,6 +100,8 @@ pub struct TransportConfig {
     pub handshake_timeout: std::time::Duration,
     /// `--max-handshakes`.
     pub max_handshakes: usize,
+    /// `--web-origin`.
+    pub web_origins: Vec<String>,
 }
 
 /// The folder beside the log (or the working folder) that holds `name`.
@@ -212,6 +214,7 @@ impl Config {
             sniff_wait: args.sniff_wait,
             handshake_timeout: args.tls_handshake_timeout,
             max_handshakes: args.max_handshakes as usize,
+            web_origins: args.web_origin.clone(),
         };
         let max_clients = args.max_clients as usize;
         let announce = args.announce.then(|| AnnounceSetup {

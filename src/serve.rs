@@ -158,6 +158,13 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         sniff_wait: config.transport.sniff_wait,
         handshake_timeout: config.transport.handshake_timeout,
         max_arrivals: config.transport.max_handshakes,
+        web: crate::net::web::WebSetup {
+            origins: config.transport.web_origins.clone(),
+            limits: crate::net::web::ws::WsLimits {
+                max_line: config.room.max_line,
+                max_outbuf: config.max_outbuf,
+            },
+        },
     };
     let announcer = match Advert::from_config(&config) {
         Some(advert) => Announcer::start(advert, addr)?,

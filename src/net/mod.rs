@@ -17,6 +17,8 @@
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
 //! - [`sniff`], [`transport`] and [`tls`]: one port for chat, TLS and
 //!   HTTP: what a new connection speaks, and TLS over a non-blocking socket.
+//! - [`web`]: the web client: its page, and the WebSocket at `/ws` that
+//!   seats a browser in the room like any other connection.
 //! - [`announce`]: `--announce`, the mDNS / DNS-SD advertisement, on
 //!   threads of its own; the reactor only hands it the online count.
 //!
@@ -40,3 +42,4 @@ pub mod telnet;
 pub mod tls;
 pub mod transport;
 pub mod udp_token;
+pub mod web;

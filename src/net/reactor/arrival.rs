@@ -17,12 +17,13 @@
 
 use super::{Reactor, CLOSE_LINGER};
 use crate::clock::Now;
-use crate::net::charset::Charset;
+use crate::net::charset::{Charset, Encoding};
 use crate::net::conn::{Conn, Stream};
 use crate::net::sniff::SNIFF_BYTES;
 use crate::net::tls::stream::TlsStream;
 use crate::net::tls::ServerTls;
 use crate::net::transport::{self, Layer, Next, Rules, HTTP_HEAD_MAX};
+use crate::net::web::{self, ws::WsStream, Answer, WebSetup};
 use crate::room::Via;
 
 /// Telnet's "interpret as command" byte, which starts every negotiation.
@@ -57,6 +58,8 @@ pub struct TransportSetup {
     pub handshake_timeout: Duration,
     /// `--max-handshakes`.
     pub max_arrivals: usize,
+    /// The web client: `--web-origin` and the WebSocket's limits.
+    pub web: WebSetup,
 }
 
 /// Every connection not yet handed to the room.
@@ -415,8 +418,19 @@ impl Reactor {
         }
         let serial = self.next_serial;
         self.next_serial += 1;
-        let charset = Charset::detecting(self.default_encoding);
+        // A WebSocket's text frames are UTF-8 by definition.
+        let charset = if matches!(stream, Stream::Ws(_)) {
+            Charset::fixed(Encoding::Utf8)
+        } else {
+            Charset::detecting(self.default_encoding)
+        };
+        let ws = matches!(stream, Stream::Ws(_));
         entry.insert(Conn::new(serial, stream, Some(peer), charset));
+        if ws {
+            // The 101 answer (and anything framed with it) goes out at the
+            // end of the turn.
+            self.io.mark_dirty(key);
+        }
         log::debug!("conn {key} from {peer}: accepted ({how})");
         if telnet {
             // A client that negotiates from its first byte (PuTTY, Windows
@@ -594,6 +608,28 @@ fn step(
             }
             if !(ended || head.len() >= HTTP_HEAD_MAX || transport::head_complete(&head)) {
                 return (Outcome::Stay(State::Http { wire, head, layer }), None);
+            }
+            let plain_refused = layer == Layer::Plain && rules.tls_only;
+            if !plain_refused {
+                match web::answer(&head, layer == Layer::Tls, &setup.web) {
+                    Answer::NotMine => {}
+                    Answer::Respond(response, what) => {
+                        log::debug!("HTTP request from {peer}: {what}");
+                        wire.say_and_shut(&response);
+                        return (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER));
+                    }
+                    Answer::Upgrade { response, leftover } => {
+                        let inner = match wire {
+                            Wire::Plain(tcp) => Stream::Tcp(tcp),
+                            Wire::Tls(tls) => Stream::Tls(tls),
+                        };
+                        let ws = WsStream::new(inner, response, leftover, setup.web.limits);
+                        return (
+                            Outcome::Seat(Stream::Ws(Box::new(ws)), "WebSocket", false),
+                            None,
+                        );
+                    }
+                }
             }
             let answer = if layer == Layer::Plain && rules.tls_only {
                 let here = wire

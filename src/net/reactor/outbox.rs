@@ -145,7 +145,10 @@ impl Outbox for Io {
 
     fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
         if let Some(conn) = self.conns.get_mut(to) {
-            conn.charset = Charset::fixed(encoding);
+            // A WebSocket's text frames are UTF-8 whatever is asked.
+            if !matches!(conn.stream, crate::net::conn::Stream::Ws(_)) {
+                conn.charset = Charset::fixed(encoding);
+            }
         }
     }
 
