@@ -100,6 +100,8 @@ pub struct TransportConfig {
     pub handshake_timeout: std::time::Duration,
     /// `--max-handshakes`.
     pub max_handshakes: usize,
+    /// `--web` and the HTTP limits.
+    pub http: crate::net::http::HttpLimits,
 }
 
 /// The folder beside the log (or the working folder) that holds `name`.
@@ -212,6 +214,13 @@ impl Config {
             sniff_wait: args.sniff_wait,
             handshake_timeout: args.tls_handshake_timeout,
             max_handshakes: args.max_handshakes as usize,
+            http: crate::net::http::HttpLimits {
+                web: args.web,
+                max_head: args.http_max_head,
+                max_headers: args.http_max_headers as usize,
+                timeout: args.http_timeout,
+                max_conns: args.max_http as usize,
+            },
         };
         let max_clients = args.max_clients as usize;
         let announce = args.announce.then(|| AnnounceSetup {

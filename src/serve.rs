@@ -158,6 +158,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         sniff_wait: config.transport.sniff_wait,
         handshake_timeout: config.transport.handshake_timeout,
         max_arrivals: config.transport.max_handshakes,
+        http: config.transport.http.clone(),
     };
     let announcer = match Advert::from_config(&config) {
         Some(advert) => Announcer::start(advert, addr)?,
