@@ -102,6 +102,8 @@ pub struct TransportConfig {
     pub max_handshakes: usize,
     /// `--web-origin`.
     pub web_origins: Vec<String>,
+    /// `--web` and the HTTP limits.
+    pub http: crate::net::http::HttpLimits,
 }
 
 /// The folder beside the log (or the working folder) that holds `name`.
@@ -215,6 +217,13 @@ impl Config {
             handshake_timeout: args.tls_handshake_timeout,
             max_handshakes: args.max_handshakes as usize,
             web_origins: args.web_origin.clone(),
+            http: crate::net::http::HttpLimits {
+                web: args.web,
+                max_head: args.http_max_head,
+                max_headers: args.http_max_headers as usize,
+                timeout: args.http_timeout,
+                max_conns: args.max_http as usize,
+            },
         };
         let max_clients = args.max_clients as usize;
         let announce = args.announce.then(|| AnnounceSetup {

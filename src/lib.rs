@@ -13,7 +13,8 @@
 //!   phase), one connection, and the wire: line codec, telnet, charset,
 //!   outgoing lines and output queues; UDP's address token and one line
 //!   per datagram; the console and the signals; one port for chat, TLS
-//!   and HTTP (sniffing, TLS).
+//!   and HTTP (sniffing, TLS); HTTP/1.1 itself under `net/http/`
+//!   (parsing, routing, answers), its connections driven by the reactor.
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and

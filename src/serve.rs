@@ -165,6 +165,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
                 max_outbuf: config.max_outbuf,
             },
         },
+        http: config.transport.http.clone(),
     };
     let announcer = match Advert::from_config(&config) {
         Some(advert) => Announcer::start(advert, addr)?,

@@ -109,11 +109,17 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 #[test]
 fn a_browser_and_a_terminal_share_the_room() {
     let server = Server::start(&[]);
-    let page = http(&server, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let page = http(
+        &server,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("Content-Security-Policy: default-src 'none'; script-src 'self';"));
     assert!(page.contains("<script src=\"/app.js\""));
-    let script = http(&server, "GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n");
+    let script = http(
+        &server,
+        "GET /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(script.contains("Content-Type: text/javascript"), "{script}");
 
     let mut term = server.join("터미널");
@@ -208,7 +214,16 @@ fn another_sites_page_is_refused_unless_allowed() {
     let mut own = ws_connect(&server, Some(&format!("http://{}", server.addr)));
     assert!(text(&mut own).starts_with("[Server]: Welcome to "));
     let plain = http(&server, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(plain.starts_with("HTTP/1.1 426 "), "{plain}");
+    assert!(plain.starts_with("HTTP/1.1 400 "), "{plain}");
+    let old = http(
+        &server,
+        &format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            KEY_HEAD.replace("Version: 13", "Version: 8")
+        ),
+    );
+    assert!(old.starts_with("HTTP/1.1 426 "), "{old}");
+    assert!(old.contains("Sec-WebSocket-Version: 13\r\n"), "{old}");
 }
 
 #[test]

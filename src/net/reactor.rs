@@ -39,14 +39,16 @@
 //! This file is the loop itself (start, one turn, timeouts, signals,
 //! shutdown); each phase of a turn is a file under `reactor/`:
 //! `admission.rs` (accept), `arrival.rs` (what a new connection speaks:
-//! sniffing, the TLS handshake, HTTP; only chat reaches the room and the
-//! connection slab), `reading.rs` (read and dispatch), `flush.rs`
+//! sniffing, the TLS handshake; only chat reaches the room and the
+//! connection slab), `http.rs` (HTTP connections: requests, answers,
+//! keep-alive, their deadlines), `reading.rs` (read and dispatch), `flush.rs`
 //! (writev, lingering closes, reaping), `udp.rs` (the datagram transport)
 //! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
 
 mod admission;
 mod arrival;
 mod flush;
+mod http;
 mod outbox;
 mod reading;
 mod udp;
@@ -79,6 +81,7 @@ use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
 pub use arrival::TransportSetup;
 use arrival::{Arrivals, ARRIVAL_BASE};
+use http::{HttpConns, HTTP_BASE};
 use outbox::Io;
 use udp::Udp;
 pub use udp::UdpSetup;
@@ -241,6 +244,8 @@ pub struct Reactor {
     sndbuf: usize,
     /// Connections not yet handed to the room (sniffing, TLS handshakes).
     arrivals: Arrivals,
+    /// HTTP connections (plain or TLS).
+    http: HttpConns,
     /// `--announce`, if on.
     announcer: Option<Announcer>,
 }
@@ -369,6 +374,7 @@ impl Reactor {
             exempt: limits.ip_exempt,
             connect_rate: limits.connect_rate.map(|rate| ConnectRate::new(rate, now)),
             sndbuf: limits.sndbuf,
+            http: HttpConns::new(transport.http.clone(), transport.tls_only),
             arrivals: Arrivals::new(transport),
             announcer,
         };
@@ -445,6 +451,7 @@ impl Reactor {
                     Token(key) if key >= ARRIVAL_BASE => {
                         self.arrival_event(key - ARRIVAL_BASE, now)
                     }
+                    Token(key) if key >= HTTP_BASE => self.http_event(key - HTTP_BASE, now),
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -465,6 +472,7 @@ impl Reactor {
             }
             self.accept(now);
             self.expire_arrivals(now);
+            self.expire_http(now);
             if self.udp.as_ref().is_some_and(|u| u.pending) {
                 self.read_udp(now);
             }
@@ -478,6 +486,7 @@ impl Reactor {
             self.flush(now);
             self.reap(now);
             self.reap_arrivals();
+            self.reap_http();
             self.frames.trim(FRAMES_KEEP);
             self.io.turn.trim(TURN_KEEP);
             if let Some(deadline) = self.stopping {
@@ -511,6 +520,7 @@ impl Reactor {
             udp_sweep,
             self.io.closing.front().map(|(at, _, _)| *at),
             self.arrivals.next_deadline(),
+            self.http.next_deadline(),
             self.accept_paused,
             self.stopping,
         ]

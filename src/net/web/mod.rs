@@ -2,8 +2,9 @@
 //! `/app.css`), and the WebSocket at `/ws` that makes a browser one more
 //! participant ([`ws`]).
 //!
-//! Everything here decides from a whole HTTP request head, without
-//! sockets: the reactor reads the head and carries out the [`Answer`].
+//! Everything here decides from a parsed request, without sockets: the
+//! HTTP router sends `/`, `/app.js`, `/app.css` here as pages and `/ws` as
+//! an upgrade; the reactor's HTTP phase carries the answers out.
 //!
 //! - The page and its script and style are embedded in the binary (the
 //!   `web/` folder) and served with a strict Content-Security-Policy: no
@@ -15,18 +16,15 @@
 
 pub mod ws;
 
+use crate::net::http::request::Request;
+use crate::net::http::response::{Response, Status};
+use crate::net::http::router::request_host;
 use ws::WsLimits;
 
 /// The page, its script and its style, as built into the binary.
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
 const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
-
-/// Headers every answer from here carries.
-const COMMON: &str = "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n";
-
-/// The most headers read from a request (a browser sends about twenty).
-const MAX_HEADERS: usize = 48;
 
 /// The server's side of the web.
 #[derive(Debug, Clone)]
@@ -38,184 +36,110 @@ pub struct WebSetup {
     pub limits: WsLimits,
 }
 
-/// What to do with an HTTP request.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// Send this whole response and close.
-    Respond(Vec<u8>, &'static str),
-    /// Send this `101` answer and speak WebSocket; `leftover` are bytes the
-    /// client sent after its head (its first frames).
-    Upgrade {
-        /// The `101 Switching Protocols` answer.
-        response: Vec<u8>,
-        /// Bytes after the head.
-        leftover: Vec<u8>,
-    },
-    /// Not a path the web client serves.
-    NotMine,
+/// One of the files of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asset {
+    /// `/`: the page.
+    Index,
+    /// `/app.js`.
+    Script,
+    /// `/app.css`.
+    Style,
 }
 
-/// Decides what a request head (`head`, possibly followed by more bytes)
-/// gets; `tls` says it came inside TLS (the page's scheme is https).
+/// Which file of the page `path` names, if any.
+pub fn asset(path: &str) -> Option<Asset> {
+    match path {
+        "/" | "/index.html" => Some(Asset::Index),
+        "/app.js" => Some(Asset::Script),
+        "/app.css" => Some(Asset::Style),
+        _ => None,
+    }
+}
+
+/// The answer for a file of the page.
 ///
 /// ```
-/// use suda::net::web::{answer, Answer, WebSetup};
-/// use suda::net::web::ws::WsLimits;
-/// let setup = WebSetup { origins: vec![], limits: WsLimits { max_line: 4096, max_outbuf: 1 << 20 } };
-/// let page = answer(b"GET / HTTP/1.1\r\nHost: h:9\r\n\r\n", false, &setup);
-/// assert!(matches!(page, Answer::Respond(ref r, _) if r.starts_with(b"HTTP/1.1 200 OK\r\n")));
-/// let evil = answer(b"GET /ws HTTP/1.1\r\nHost: h:9\r\nOrigin: http://evil\r\nUpgrade: websocket\r\n\
-/// Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", false, &setup);
-/// assert!(matches!(evil, Answer::Respond(ref r, _) if r.starts_with(b"HTTP/1.1 403 Forbidden\r\n")));
+/// use suda::net::http::request::{parse, Parsed};
+/// use suda::net::web::{page, Asset};
+/// let Ok(Parsed::Complete(req, _)) = parse(b"GET / HTTP/1.1\r\nHost: h:9\r\n\r\n", 8) else { panic!() };
+/// let text = String::from_utf8(page(Asset::Index, &req).encode(false)).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(text.contains("Content-Security-Policy: default-src 'none'; script-src 'self';"));
 /// ```
-pub fn answer(head: &[u8], tls: bool, setup: &WebSetup) -> Answer {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let used = match request.parse(head) {
-        Ok(httparse::Status::Complete(n)) => n,
-        // Incomplete, too many headers or not HTTP: whoever answers HTTP
-        // otherwise on this port says so.
-        _ => return Answer::NotMine,
+pub fn page(asset: Asset, req: &Request) -> Response {
+    let (kind, body) = match asset {
+        Asset::Index => ("text/html; charset=utf-8", INDEX_HTML),
+        Asset::Script => ("text/javascript; charset=utf-8", APP_JS),
+        Asset::Style => ("text/css; charset=utf-8", APP_CSS),
     };
-    let (Some(method), Some(target)) = (request.method, request.path) else {
-        return Answer::NotMine;
-    };
-    let path = target.split('?').next().unwrap_or(target);
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
-            .map(str::trim)
-    };
-    let head_only = method == "HEAD";
-    if method != "GET" && !head_only {
-        return match path {
-            "/" | "/app.js" | "/app.css" | "/ws" => Answer::Respond(
-                respond(
-                    "405 Method Not Allowed",
-                    "text/plain",
-                    b"GET only.\n",
-                    "Allow: GET, HEAD\r\n",
-                    false,
-                ),
-                "405",
-            ),
-            _ => Answer::NotMine,
-        };
-    }
-    let host = header("host").filter(|h| valid_host(h));
-    match path {
-        "/" | "/index.html" => {
-            let csp = policy(host);
-            Answer::Respond(
-                respond(
-                    "200 OK",
-                    "text/html; charset=utf-8",
-                    INDEX_HTML.as_bytes(),
-                    &csp,
-                    head_only,
-                ),
-                "the page",
-            )
-        }
-        "/app.js" => Answer::Respond(
-            respond(
-                "200 OK",
-                "text/javascript; charset=utf-8",
-                APP_JS.as_bytes(),
-                "",
-                head_only,
-            ),
-            "the script",
-        ),
-        "/app.css" => Answer::Respond(
-            respond(
-                "200 OK",
-                "text/css; charset=utf-8",
-                APP_CSS.as_bytes(),
-                "",
-                head_only,
-            ),
-            "the style",
-        ),
-        "/ws" => upgrade(&header, host, tls, setup, &head[used..]),
-        _ => Answer::NotMine,
+    let mut response = Response::text(Status::Ok, body);
+    response.headers.clear();
+    let response = response
+        .with("Content-Type", kind)
+        .with("Cache-Control", "no-cache")
+        .with("Referrer-Policy", "no-referrer");
+    match asset {
+        Asset::Index => response
+            .with("Content-Security-Policy", policy(request_host(req)))
+            .with("X-Frame-Options", "DENY"),
+        _ => response,
     }
 }
 
-/// The WebSocket handshake (RFC 6455, section 4.2) from a parsed request.
-fn upgrade<'h>(
-    header: &dyn Fn(&str) -> Option<&'h str>,
-    host: Option<&str>,
-    tls: bool,
-    setup: &WebSetup,
-    rest: &[u8],
-) -> Answer {
+/// Checks a request for `/ws` (RFC 6455, section 4.2): the
+/// `Sec-WebSocket-Accept` value if it may be upgraded, else the answer
+/// that refuses it; `tls` says the request came inside TLS.
+///
+/// # Errors
+///
+/// Not a WebSocket request (400), another version (426 with the one we
+/// speak), or a page from another origin (403).
+pub fn check_upgrade(req: &Request, tls: bool, setup: &WebSetup) -> Result<String, Response> {
     let has_token = |name: &str, token: &str| {
-        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        req.header_str(name)
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
-        return Answer::Respond(
-            respond(
-                "426 Upgrade Required",
-                "text/plain",
-                b"This is the chat's WebSocket: open the page at / instead.\n",
-                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-                false,
-            ),
-            "426 (not a WebSocket request)",
-        );
+        return Err(Response::error(
+            Status::BadRequest,
+            "This is the chat's WebSocket: open the page at / instead.\n",
+        ));
     }
-    if header("sec-websocket-version") != Some("13") {
-        return Answer::Respond(
-            respond(
-                "426 Upgrade Required",
-                "text/plain",
-                b"Only WebSocket version 13 is spoken here.\n",
-                "Sec-WebSocket-Version: 13\r\n",
-                false,
-            ),
-            "426 (WebSocket version)",
-        );
+    if req.header_str("sec-websocket-version") != Some("13") {
+        return Err(Response::error(
+            Status::UpgradeRequired,
+            "Only WebSocket version 13 is spoken here.\n",
+        )
+        .with("Sec-WebSocket-Version", "13"));
     }
-    let Some(key) = header("sec-websocket-key").filter(|k| !k.is_empty() && k.len() <= 64) else {
-        return Answer::Respond(
-            respond(
-                "400 Bad Request",
-                "text/plain",
-                b"Sec-WebSocket-Key is missing.\n",
-                "",
-                false,
-            ),
-            "400 (no WebSocket key)",
-        );
+    let Some(key) = req
+        .header_str("sec-websocket-key")
+        .filter(|k| !k.is_empty() && k.len() <= 64)
+    else {
+        return Err(Response::error(
+            Status::BadRequest,
+            "Sec-WebSocket-Key is missing.\n",
+        ));
     };
-    if let Some(origin) = header("origin") {
-        if !origin_allowed(origin, host, tls, &setup.origins) {
-            return Answer::Respond(
-                respond(
-                    "403 Forbidden",
-                    "text/plain",
-                    b"A page from another site may not join this chat (see --web-origin).\n",
-                    "",
-                    false,
-                ),
-                "403 (another origin)",
-            );
+    if let Some(origin) = req.header_str("origin") {
+        if !origin_allowed(origin, request_host(req), tls, &setup.origins) {
+            return Err(Response::error(
+                Status::Forbidden,
+                "A page from another site may not join this chat (see --web-origin).\n",
+            ));
         }
     }
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let response = format!(
+    Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+/// The `101 Switching Protocols` answer for an accepted upgrade.
+pub fn switching(accept: &str) -> Vec<u8> {
+    format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Accept: {accept}\r\n\r\n"
     )
-    .into_bytes();
-    Answer::Upgrade {
-        response,
-        leftover: rest.to_vec(),
-    }
+    .into_bytes()
 }
 
 /// Whether a page at `origin` may open the WebSocket: it is the page's
@@ -246,45 +170,21 @@ pub fn origin_allowed(origin: &str, host: Option<&str>, tls: bool, allowed: &[St
         && origin[scheme.len()..].eq_ignore_ascii_case(host)
 }
 
-/// A `Host` that can go into a header as it is: a name or address with
-/// an optional port.
-fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
-}
-
 /// The page's Content-Security-Policy: its own script and style only, no
 /// inline code, no frames, connections back to this server only (the
 /// WebSocket named explicitly, as older browsers do not count ws: as 'self').
 fn policy(host: Option<&str>) -> String {
     let sockets = host.map_or(String::new(), |h| format!(" ws://{h} wss://{h}"));
     format!(
-        "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; \
-img-src 'self' data:; connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; \
-frame-ancestors 'none'\r\n"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
-}
-
-/// A whole HTTP/1.1 response that closes the connection.
-fn respond(status: &str, kind: &str, body: &[u8], extra: &str, head_only: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-Cache-Control: no-cache\r\n{COMMON}{extra}Connection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    if !head_only {
-        out.extend_from_slice(body);
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::http::request::{parse, Parsed};
 
     fn setup() -> WebSetup {
         WebSetup {
@@ -296,82 +196,68 @@ mod tests {
         }
     }
 
+    fn req(text: &str) -> Request {
+        match parse(text.as_bytes(), 32) {
+            Ok(Parsed::Complete(r, _)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
     const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: localhost:9\r\nUpgrade: websocket\r\n\
 Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
     #[test]
     fn the_handshake_answer_follows_the_rfc() {
-        let head = format!("{UPGRADE}Origin: http://localhost:9\r\n\r\nextra");
-        let Answer::Upgrade { response, leftover } = answer(head.as_bytes(), false, &setup())
-        else {
-            panic!("not an upgrade");
-        };
-        let text = String::from_utf8(response).expect("text");
+        let r = req(&format!("{UPGRADE}Origin: http://localhost:9\r\n\r\n"));
         // The sample key and accept value of RFC 6455, section 1.3.
-        assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-        assert_eq!(leftover, b"extra");
+        assert_eq!(
+            check_upgrade(&r, false, &setup()).ok().as_deref(),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
     }
 
     #[test]
     fn origins() {
-        let head = |origin: &str, tls| {
-            answer(
-                format!("{UPGRADE}Origin: {origin}\r\n\r\n").as_bytes(),
+        let check = |origin: &str, tls| {
+            check_upgrade(
+                &req(&format!("{UPGRADE}Origin: {origin}\r\n\r\n")),
                 tls,
                 &setup(),
             )
+            .map_err(|r| r.status.code())
         };
-        assert!(matches!(
-            head("http://localhost:9", false),
-            Answer::Upgrade { .. }
-        ));
-        assert!(matches!(
-            head("https://localhost:9", true),
-            Answer::Upgrade { .. }
-        ));
+        assert!(check("http://localhost:9", false).is_ok());
+        assert!(check("https://localhost:9", true).is_ok());
         for (origin, tls) in [
             ("https://localhost:9", false),
             ("http://localhost:9", true),
             ("http://localhost", false),
             ("null", false),
         ] {
-            assert!(
-                matches!(head(origin, tls), Answer::Respond(ref r, _) if r.starts_with(b"HTTP/1.1 403")),
-                "{origin}"
-            );
+            assert_eq!(check(origin, tls), Err(403), "{origin}");
         }
     }
 
     #[test]
     fn the_page_is_locked_down() {
-        let Answer::Respond(r, _) = answer(b"GET / HTTP/1.1\r\nHost: h:1\r\n\r\n", false, &setup())
-        else {
-            panic!("no page");
-        };
-        let text = String::from_utf8(r).expect("text");
-        assert!(text.contains("Content-Security-Policy: default-src 'none'; script-src 'self';"));
+        let text = String::from_utf8(
+            page(Asset::Index, &req("GET / HTTP/1.1\r\nHost: h:1\r\n\r\n")).encode(false),
+        )
+        .expect("text");
         assert!(text.contains("connect-src 'self' ws://h:1 wss://h:1;"));
         assert!(!INDEX_HTML.contains("<script>"), "no inline script");
         assert!(!INDEX_HTML.contains("style="), "no inline style");
         assert!(!INDEX_HTML.contains("http"), "nothing from elsewhere");
-        assert_eq!(
-            answer(b"GET /f/1/x HTTP/1.1\r\n\r\n", false, &setup()),
-            Answer::NotMine
-        );
-        assert_eq!(
-            answer(b"GET / HTTP/1.1\r\n", false, &setup()),
-            Answer::NotMine
-        );
+        assert_eq!(asset("/f/1/x"), None);
     }
 
     #[test]
     fn not_a_websocket() {
-        let plain = answer(b"GET /ws HTTP/1.1\r\nHost: h\r\n\r\n", false, &setup());
-        assert!(matches!(plain, Answer::Respond(ref r, _) if r.starts_with(b"HTTP/1.1 426")));
+        let status =
+            |text: &str| check_upgrade(&req(text), false, &setup()).map_err(|r| r.status.code());
+        assert_eq!(status("GET /ws HTTP/1.1\r\nHost: h\r\n\r\n"), Err(400));
         let old = UPGRADE.replace("Version: 13", "Version: 8") + "\r\n";
-        assert!(
-            matches!(answer(old.as_bytes(), false, &setup()), Answer::Respond(ref r, _) if r.starts_with(b"HTTP/1.1 426"))
-        );
+        assert_eq!(status(&old), Err(426));
     }
 }
