@@ -14,7 +14,9 @@
 //!   outgoing lines and output queues; UDP's address token and one line
 //!   per datagram; the console and the signals; one port for chat, TLS
 //!   and HTTP (sniffing, TLS); HTTP/1.1 itself under `net/http/`
-//!   (parsing, routing, answers), its connections driven by the reactor.
+//!   (parsing, routing, answers), its connections driven by the reactor;
+//!   the web client under `net/web/` (its page, and the WebSocket at `/ws`
+//!   as one more kind of connection).
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and
