@@ -303,3 +303,54 @@ fn a_browser_that_stops_reading_is_dropped_not_waited_for() {
     }
     drop(sluggard);
 }
+
+#[test]
+fn the_load_tool_fans_out_to_browsers_without_loss() {
+    let server = Server::start(&[
+        "--rate",
+        "off",
+        "--max-clients",
+        "100",
+        "--log-file",
+        "none",
+    ]);
+    // Thirty WebSockets joining at once, then every message to all of them.
+    let output = util::suda_load()
+        .args([
+            "--addr",
+            &server.addr.to_string(),
+            "--ws",
+            "--json",
+            "--no-progress",
+        ])
+        .args([
+            "--only",
+            "fanout",
+            "--fanout-clients",
+            "30",
+            "--fanout-senders",
+            "2",
+        ])
+        .args([
+            "--fanout-messages",
+            "100",
+            "--timeout",
+            "30s",
+            "--stall",
+            "5s",
+        ])
+        .output()
+        .expect("run suda-load");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let fanout = &run["workloads"][0];
+    assert_eq!(fanout["transport"], "ws", "{fanout}");
+    assert_eq!(fanout["ok"], true, "{fanout}");
+    assert_eq!(fanout["deliveries"], 2 * 100 * 29, "{fanout}");
+    assert_eq!(fanout["lost"], 0, "{fanout}");
+}

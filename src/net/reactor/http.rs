@@ -322,10 +322,12 @@ impl Reactor {
     /// Hands connection `key` to the route that takes it over.
     fn upgrade(&mut self, key: usize, upgrade: Upgrade, req: Request, now: Now) {
         self.http.finish(key);
-        // Out of the HTTP slab now: reaping skips a key that is gone.
+        // Out of the HTTP slab now, and off the list to reap (which counts
+        // against the slab's length).
         let Some(conn) = self.http.slab.try_remove(key) else {
             return;
         };
+        self.http.dead.retain(|&k| k != key);
         let peer = conn.peer;
         let tls = conn.layer == Layer::Tls;
         match upgrade {
