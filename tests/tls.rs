@@ -172,7 +172,7 @@ fn http_is_answered_and_the_room_never_hears_of_it() {
     );
     // The same inside TLS.
     let mut https = TlsClient::connect(server.addr);
-    https.send_raw(b"HEAD /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    https.send_raw(b"HEAD /nothing.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     https.expect("HTTP/1.1 404 Not Found\r");
     https.expect_closed();
     assert!(https.closed_cleanly());
