@@ -154,6 +154,36 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_http: u32,
 
+    /// Where shared files are kept (by id, never by the name people gave
+    /// them) [default: suda-files beside the log].
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// How long a shared file can be downloaded; then it is deleted.
+    #[arg(long, default_value = "24h", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub file_ttl: Duration,
+
+    /// The largest file /upload takes (past it: HTTP 413 and a line to the uploader).
+    #[arg(long, default_value = "25MiB", value_parser = parse_size, value_name = "BYTES")]
+    pub max_file_size: usize,
+
+    /// Bytes of shared files on disk in all; an upload that would pass it
+    /// is refused (HTTP 507), so files cannot fill the server's disk.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size, value_name = "BYTES")]
+    pub files_quota: usize,
+
+    /// Uploads under way at once (each holds a descriptor and up to 256 KiB
+    /// of memory); one more gets 503 and may try again.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_uploads: u32,
+
+    /// The address people reach the server by, for the links in /upload
+    /// and [File from ...] lines (e.g. http://203.0.113.7:9999 for a VM
+    /// behind NAT) [default: the address each client connected to, http://
+    /// or https:// as it came].
+    #[arg(long, value_parser = parse_public_url, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,
@@ -633,6 +663,22 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 /// `--max-line`: long enough for a nickname and a command.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("use http://HOST[:PORT] or https://HOST[:PORT]")?;
+    if rest.is_empty()
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]/_~".contains(&b))
+    {
+        return Err("use http://HOST[:PORT] or https://HOST[:PORT]".into());
+    }
+    Ok(url.to_string())
+}
+
 fn parse_on_off(text: &str) -> Result<bool, String> {
     match text.to_ascii_lowercase().as_str() {
         "on" | "yes" | "true" => Ok(true),

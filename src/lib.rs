@@ -22,7 +22,8 @@
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
 //!   limits.
-//! - [`store`]: the room log and the database (scheduled messages), written
+//! - [`store`]: the room log and the database (scheduled messages, the
+//!   shared files' index), written
 //!   off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`passwords`]: the room password, the admin password's hash, and the
@@ -30,6 +31,9 @@
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
+//! - [`files`]: shared files: names, ids, the index (expiry, quota,
+//!   upload offers) and the file-I/O thread; HTTP moves the bytes
+//!   (`net/reactor/files.rs`), the room only announces.
 //! - [`emoticons`]: the shortcode table, `:smile:` to 😄 for everyone and
 //!   😄 to `^_^` for CP949 readers.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
@@ -48,6 +52,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod emoticons;
+pub mod files;
 pub mod net;
 pub mod passwords;
 pub mod room;

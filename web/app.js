@@ -97,6 +97,8 @@ function line(text) {
     if (answersUsers(body)) return;
     followPeople(body);
     if (uploadAddress(body)) return;
+    // An /upload the server turned down gets no address: forget its file.
+    if (/^(File sharing is off|Upload refused|Usage: \/upload)/.test(body)) state.uploads.shift();
     if (/^Bye(, .*)?!$/.test(body)) state.left = true;
   }
   show(text);
@@ -371,20 +373,22 @@ function share(files) {
   for (const file of files) {
     const name = file.name.replace(/[\r\n]/g, ' ');
     state.uploads.push({ name, file });
-    if (!send('/upload ' + name)) note(`Not connected: ${name} was not shared.`, 'error');
+    if (!send('/upload ' + name)) {
+      state.uploads.pop();
+      note(`Not connected: ${name} was not shared.`, 'error');
+    }
   }
 }
 
 // `[Server]: Upload within 10 minutes: curl -T '<name>' <url>/u/<token>`:
 // the page PUTs the file itself, to its own origin (the token is what counts).
 function uploadAddress(body) {
-  const m = body.match(/^Upload within .*?: curl -T '(.*)' (\S+\/u\/([A-Za-z0-9_-]+))$/);
-  if (!m) return false;
-  const at = state.uploads.findIndex((u) => u.name === m[1]);
-  if (at < 0) return false;
-  const { name, file } = state.uploads.splice(at, 1)[0];
+  const m = body.match(/^Upload within .*?: curl -T .* (\S+\/u\/([A-Za-z0-9_-]+))$/);
+  if (!m || !state.uploads.length) return false;
+  // Answers come in the order the /upload lines went out.
+  const { name, file } = state.uploads.shift();
   note(`Uploading ${name}…`);
-  fetch('/u/' + m[3], { method: 'PUT', body: file })
+  fetch('/u/' + m[2], { method: 'PUT', body: file })
     .then((r) => {
       if (!r.ok) note(`The upload of ${name} failed (${r.status} ${r.statusText}).`, 'error');
     })

@@ -47,6 +47,7 @@
 
 mod admission;
 mod arrival;
+mod files;
 mod flush;
 mod http;
 mod outbox;
@@ -166,6 +167,9 @@ pub struct Parts {
     pub admin_hash: Option<String>,
     /// What a flood of connections may cost.
     pub limits: NetLimits,
+    /// The file store (its flags and its index as the database kept it),
+    /// unless `--web off`.
+    pub files: Option<(crate::files::FilesConfig, crate::files::index::Index)>,
 }
 
 /// The limits that keep a flood of connections cheap.
@@ -283,7 +287,11 @@ impl Reactor {
             admin_hash,
             transport,
             announcer,
+            files,
         } = parts;
+        let listen = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
@@ -306,6 +314,14 @@ impl Reactor {
             }
         };
         disk.on_saved(wake.clone());
+        let files = match files {
+            Some((cfg, index)) => {
+                let io = crate::files::io::FileIo::start(cfg.dir.clone(), wake.clone())
+                    .context("cannot start the file thread")?;
+                Some(files::FileStore::new(cfg, index, io, listen))
+            }
+            None => None,
+        };
         let checker = match admin_hash {
             Some(hash) => Some(
                 Checker::start(hash, wake.clone())
@@ -349,6 +365,7 @@ impl Reactor {
                 disk,
                 searcher,
                 checker,
+                files,
                 max_outbuf,
                 max_lingering: limits.max_lingering,
                 now,
@@ -473,6 +490,7 @@ impl Reactor {
             self.accept(now);
             self.expire_arrivals(now);
             self.expire_http(now);
+            self.expire_files(now);
             if self.udp.as_ref().is_some_and(|u| u.pending) {
                 self.read_udp(now);
             }
@@ -521,6 +539,7 @@ impl Reactor {
             self.io.closing.front().map(|(at, _, _)| *at),
             self.arrivals.next_deadline(),
             self.http.next_deadline(),
+            self.files_deadline(now),
             self.accept_paused,
             self.stopping,
         ]
@@ -533,6 +552,7 @@ impl Reactor {
     /// Hands the model's answers and the admin password verdicts that
     /// have arrived to the room.
     fn take_answers(&mut self, now: Now) {
+        self.take_file_io(now);
         if let Some(checker) = &self.io.checker {
             let verdicts: Vec<_> = std::iter::from_fn(|| checker.try_verdict()).collect();
             for verdict in verdicts {

@@ -106,7 +106,7 @@ function rawClient(addr) {
     send: (text) => sock.write(text + '\n'),
     close: () => sock.destroy(),
     /** Waits for a line matching `want` (string or RegExp) past `from`. */
-    waitFor(want, from = 0) {
+    waitFor(want, from = 0, timeout = WAIT) {
       const match = (l) => (typeof want === 'string' ? l === want : want.test(l));
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -114,7 +114,7 @@ function rawClient(addr) {
           if (at >= 0) { clearTimeout(timer); resolve(at); return true; }
           return false;
         };
-        const timer = setTimeout(() => reject(new Error(`no line ${want}; got ${JSON.stringify(lines)}`)), WAIT);
+        const timer = setTimeout(() => reject(new Error(`no line ${want}; got ${JSON.stringify(lines)}`)), timeout);
         if (!check()) waiters.push(check);
       });
     },
@@ -229,6 +229,42 @@ test('join, a taken nickname, chat with nc both ways in Hangul, whispers', async
   }
 });
 
+test('an upload from the page, a download in the page', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const nc = await rawJoin(server.addr, 'nc');
+    const { page, context, problems } = await openPage(server.addr);
+    await webJoin(page, '영희');
+    await nc.waitFor('[Server]: 영희 has joined the chat.');
+    // The + button: the page asks for an address and PUTs the file there.
+    const content = '숙제 파일입니다\n';
+    await page.setInputFiles('#file', { name: '숙제.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+    const at = await nc.waitFor(/^\[File from 영희\] 숙제\.txt \(\d+ B\) http\S+$/);
+    const url = nc.lines[at].split(' ').pop();
+    const got = await fetch(url, { signal: AbortSignal.timeout(WAIT) });
+    assert.equal(got.status, 200);
+    assert.equal(await got.text(), content);
+    await logHas(page, '[Server]: Shared 숙제.txt');
+
+    // nc shares a file the curl way; the page shows it as a link that downloads.
+    nc.send('/upload notes.txt');
+    const offer = await nc.waitFor(/^\[Server\]: Upload within .*\/u\/\S+$/);
+    const put = nc.lines[offer].split(' ').pop();
+    const sent = await fetch(put, { method: 'PUT', body: 'from the terminal 터미널', signal: AbortSignal.timeout(WAIT) });
+    assert.ok(sent.ok, `upload: ${sent.status}`);
+    await page.waitForSelector('#log li.file a');
+    assert.equal(await page.textContent('#log li.file a'), 'notes.txt');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#log li.file a')]);
+    const saved = await download.path();
+    assert.equal(fs.readFileSync(saved, 'utf8'), 'from the terminal 터미널');
+    assert.deepEqual(problems, []);
+    nc.close();
+    await context.close();
+  } finally {
+    await stopServer(server);
+  }
+});
+
 test('Hangul typed with an IME is never sent half-composed', async () => {
   const server = await startServer(tmpdir());
   try {
@@ -298,8 +334,9 @@ test('the page says the server is unreachable, then reconnects and rejoins', asy
     await page.fill('#input', '돌아왔어요');
     server = await startServer(dir, addr);
     const nc = await rawJoin(addr, 'Watcher');
-    // The first retry is within ~1.25 s; rejoining under the same name.
-    await nc.waitFor('[Server]: 다시 has joined the chat.');
+    // Retries after about 1, 2, 4, 8 s (each ±25 %): the server is back
+    // within the third or fourth; the page joins again under the same name.
+    await nc.waitFor('[Server]: 다시 has joined the chat.', 0, 25_000);
     await page.waitForFunction(() => document.getElementById('status').textContent === 'Connected as 다시');
     assert.equal(await page.inputValue('#input'), '돌아왔어요');
     await page.press('#input', 'Enter');

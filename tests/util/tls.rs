@@ -209,6 +209,16 @@ impl TlsClient {
         }
     }
 
+    /// Reads until a line starting with `prefix`; returns it.
+    pub fn until_prefix_tls(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
     /// The server must end the session; what came before is returned.
     pub fn expect_closed(&mut self) -> Vec<String> {
         let mut rest = Vec::new();

@@ -32,6 +32,50 @@ pub enum Phase {
     /// Answered and our side shut: input is dropped until the peer hangs
     /// up, so the answer is not destroyed by a reset.
     Closing,
+    /// Reading an upload's body into the file thread.
+    Upload(Box<Upload>),
+    /// Sending a file, read ahead in chunks by the file thread.
+    Download(Box<Download>),
+}
+
+/// An upload under way.
+#[derive(Debug)]
+pub struct Upload {
+    /// Its number with the file thread.
+    pub n: u64,
+    /// The body's framing.
+    pub body: super::body::BodyReader,
+    /// The offer it answers.
+    pub offer: crate::files::index::Offer,
+    /// Body bytes so far.
+    pub received: u64,
+    /// Bytes promised against the quota.
+    pub reserved: u64,
+    /// Bytes handed to the file thread and not yet written.
+    pub in_flight: usize,
+    /// The whole body is written; waiting for the file to be kept.
+    pub committing: bool,
+    /// The id it is being kept under, once committing.
+    pub id: Option<String>,
+    /// The client wants the connection kept afterwards.
+    pub keep_alive: bool,
+}
+
+/// A download under way.
+#[derive(Debug)]
+pub struct Download {
+    /// Its number with the file thread.
+    pub n: u64,
+    /// The file.
+    pub id: String,
+    /// The next byte to read.
+    pub next: u64,
+    /// One past the last byte to send.
+    pub end: u64,
+    /// A read is with the file thread.
+    pub reading: bool,
+    /// Close once it is sent.
+    pub close: bool,
 }
 
 /// How a read went.

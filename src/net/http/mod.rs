@@ -1,12 +1,14 @@
 //! HTTP/1.1 on the chat port, served by the reactor itself (see the
 //! contract, "One port", and docs/PROTOCOL.md, "HTTP").
 //!
-//! - [`request`]: the request head, parsed with `httparse` and checked.
+//! - [`request`]: the request head, parsed with `httparse` and checked;
+//!   [`body`]: a request body, by length or chunked.
 //! - [`response`]: statuses and the response head.
 //! - [`router`]: which request goes where, without sockets.
 //! - [`conn`]: one connection's buffers and phases; the reactor's
 //!   `reactor/http.rs` drives it.
 
+pub mod body;
 pub mod conn;
 pub mod request;
 pub mod response;

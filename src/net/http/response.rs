@@ -12,6 +12,8 @@ pub enum Status {
     Continue,
     /// 200.
     Ok,
+    /// 201: an upload was kept.
+    Created,
     /// 206: the asked-for range.
     PartialContent,
     /// 308: the same place over `https://` (`--tls-only`).
@@ -26,6 +28,8 @@ pub enum Status {
     NotFound,
     /// 405.
     MethodNotAllowed,
+    /// 410: an upload whose uploader (or recipient) left.
+    Gone,
     /// 408: the request did not arrive within `--http-timeout`.
     RequestTimeout,
     /// 411: an upload must say its length or be chunked.
@@ -54,6 +58,7 @@ impl Status {
         match self {
             Status::Continue => (100, "Continue"),
             Status::Ok => (200, "OK"),
+            Status::Created => (201, "Created"),
             Status::PartialContent => (206, "Partial Content"),
             Status::PermanentRedirect => (308, "Permanent Redirect"),
             Status::BadRequest => (400, "Bad Request"),
@@ -62,6 +67,7 @@ impl Status {
             Status::UpgradeRequired => (426, "Upgrade Required"),
             Status::MethodNotAllowed => (405, "Method Not Allowed"),
             Status::RequestTimeout => (408, "Request Timeout"),
+            Status::Gone => (410, "Gone"),
             Status::LengthRequired => (411, "Length Required"),
             Status::PayloadTooLarge => (413, "Payload Too Large"),
             Status::RangeNotSatisfiable => (416, "Range Not Satisfiable"),

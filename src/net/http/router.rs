@@ -10,6 +10,7 @@
 
 use super::request::{Method, Request};
 use super::response::{Response, Status};
+use crate::files::ids::is_id;
 use crate::net::transport::Layer;
 use crate::net::web::{self, Asset};
 
@@ -35,6 +36,11 @@ pub enum Route {
     NotFound,
     /// The path exists, the method does not (the `Allow` header's value).
     MethodNotAllowed(&'static str),
+    /// `PUT` or `POST /u/<token>`: an upload.
+    Upload(String),
+    /// `GET` or `HEAD /f/<id>/<name>`: a download (the name is only for
+    /// people and browsers; the id decides).
+    Download(String),
     /// The route takes the connection over.
     Upgrade(Upgrade),
     /// A file of the web client's page.
@@ -65,15 +71,31 @@ pub fn route(req: &Request, ctx: &Ctx) -> Route {
     if ctx.layer == Layer::Plain && ctx.tls_only {
         return Route::RedirectHttps;
     }
+    let path = req.path();
+    if let Some(token) = path.strip_prefix("/u/") {
+        return match req.method {
+            _ if !is_id(token) => Route::NotFound,
+            Method::Put | Method::Post => Route::Upload(token.to_string()),
+            _ => Route::MethodNotAllowed("PUT, POST"),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/f/") {
+        let id = rest.split('/').next().unwrap_or_default();
+        return match req.method {
+            _ if !is_id(id) => Route::NotFound,
+            Method::Get | Method::Head => Route::Download(id.to_string()),
+            _ => Route::MethodNotAllowed("GET, HEAD"),
+        };
+    }
     let get = matches!(req.method, Method::Get | Method::Head);
-    if let Some(asset) = web::asset(req.path()) {
+    if let Some(asset) = web::asset(path) {
         return if get {
             Route::Page(asset)
         } else {
             Route::MethodNotAllowed("GET, HEAD")
         };
     }
-    if req.path() == "/ws" {
+    if path == "/ws" {
         return if req.method == Method::Get {
             Route::Upgrade(Upgrade::WebSocket)
         } else {
@@ -160,6 +182,27 @@ mod tests {
             ..only
         };
         assert_eq!(route(&get, &inside), Route::Page(Asset::Index));
+    }
+
+    #[test]
+    fn files_by_id_only() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let put = req(format!("PUT /u/{id} HTTP/1.1\r\n\r\n").as_bytes());
+        assert_eq!(route(&put, &OPEN), Route::Upload(id.into()));
+        let get = req(format!("GET /f/{id}/a%20b.txt?x HTTP/1.1\r\n\r\n").as_bytes());
+        assert_eq!(route(&get, &OPEN), Route::Download(id.into()));
+        let post = req(format!("POST /f/{id}/a HTTP/1.1\r\n\r\n").as_bytes());
+        assert_eq!(route(&post, &OPEN), Route::MethodNotAllowed("GET, HEAD"));
+        for bad in [
+            "/f/../../etc/passwd",
+            "/f/%2e%2e/x",
+            "/u/short",
+            "/f/",
+            "/u/",
+        ] {
+            let r = req(format!("GET {bad} HTTP/1.1\r\n\r\n").as_bytes());
+            assert_eq!(route(&r, &OPEN), Route::NotFound, "{bad}");
+        }
     }
 
     #[test]

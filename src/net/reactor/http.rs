@@ -32,13 +32,13 @@ pub(super) const HTTP_BASE: usize = 1 << (usize::BITS - 3);
 #[derive(Debug)]
 pub(super) struct HttpConns {
     /// By key (token minus [`HTTP_BASE`]).
-    slab: Slab<HttpConn>,
+    pub(super) slab: Slab<HttpConn>,
     /// `(deadline, serial, key)`, earliest first.
     deadlines: BTreeSet<(Instant, u64, usize)>,
     /// Finished, removed at the end of the turn.
     dead: Vec<usize>,
     /// The flags.
-    limits: HttpLimits,
+    pub(super) limits: HttpLimits,
     /// `--tls-only`.
     tls_only: bool,
 }
@@ -60,7 +60,7 @@ impl HttpConns {
         self.deadlines.first().map(|&(at, _, _)| at)
     }
 
-    fn set_deadline(&mut self, key: usize, at: Instant) {
+    pub(super) fn set_deadline(&mut self, key: usize, at: Instant) {
         if let Some(conn) = self.slab.get_mut(key) {
             self.deadlines.remove(&(conn.deadline, conn.serial, key));
             conn.deadline = at;
@@ -87,6 +87,10 @@ impl HttpConns {
 enum Action {
     /// An answer on this connection (`HEAD`: the head only).
     Respond(Response, bool),
+    /// An upload to the link with this token.
+    Upload(String, Request),
+    /// A download of the file with this id.
+    Download(String, Request),
     /// The route takes the connection over.
     TakeOver(Upgrade, Request),
 }
@@ -165,7 +169,7 @@ impl Reactor {
 
     /// Moves connection `key` on as far as its socket allows; `expired`:
     /// its deadline has passed.
-    fn step_http(&mut self, key: usize, mut expired: bool, now: Now) {
+    pub(super) fn step_http(&mut self, key: usize, mut expired: bool, now: Now) {
         let limits = self.http.limits.clone();
         loop {
             let Some(conn) = self.http.slab.get_mut(key) else {
@@ -180,13 +184,19 @@ impl Reactor {
                         Err(status) => {
                             log::debug!("HTTP from {}: {}", conn.peer, status.code());
                             let body = format!("{}\n", status.line().1);
-                            self.answer(key, Response::error(status, &body), false, now);
+                            self.answer_http(key, Response::error(status, &body), false, now);
                         }
                         Ok(Parsed::Complete(req, used)) => {
                             conn.input.drain(..used);
                             match self.route(key, req) {
                                 Action::Respond(response, head_only) => {
-                                    self.answer(key, response, head_only, now)
+                                    self.answer_http(key, response, head_only, now)
+                                }
+                                Action::Upload(token, req) => {
+                                    self.start_upload(key, &token, &req, now)
+                                }
+                                Action::Download(id, req) => {
+                                    self.start_download(key, &id, &req, now)
                                 }
                                 Action::TakeOver(upgrade, req) => {
                                     return self.upgrade(key, upgrade, req, now)
@@ -204,14 +214,14 @@ impl Reactor {
                                 Status::RequestTimeout,
                                 "The request did not arrive in time.\n",
                             );
-                            self.answer(key, slow, false, now);
+                            self.answer_http(key, slow, false, now);
                         }
                         Ok(Parsed::Partial) if conn.input.len() >= limits.max_head => {
                             let big = Response::error(
                                 Status::HeadersTooLarge,
                                 "The request head is too large.\n",
                             );
-                            self.answer(key, big, false, now);
+                            self.answer_http(key, big, false, now);
                         }
                         Ok(Parsed::Partial) => match conn.fill(limits.max_head) {
                             Ok(Fill::Read) => continue,
@@ -252,12 +262,30 @@ impl Reactor {
                     }
                     return;
                 }
+                Phase::Upload(_) => {
+                    if !self.step_upload(key, expired, now) {
+                        return;
+                    }
+                    expired = false;
+                }
+                Phase::Download(_) => {
+                    if !self.step_download(key, expired) {
+                        return;
+                    }
+                    expired = false;
+                }
             }
         }
     }
 
     /// Queues `response` and starts sending it.
-    fn answer(&mut self, key: usize, response: Response, head_only: bool, now: Now) {
+    pub(super) fn answer_http(
+        &mut self,
+        key: usize,
+        response: Response,
+        head_only: bool,
+        now: Now,
+    ) {
         let timeout = self.http.limits.timeout;
         if let Some(conn) = self.http.slab.get_mut(key) {
             conn.queue(&response.encode(head_only));
@@ -311,6 +339,8 @@ impl Reactor {
                     Err(refusal) => refusal,
                 }
             }
+            Route::Upload(token) => return Action::Upload(token, req),
+            Route::Download(id) => return Action::Download(id, req),
         };
         // A body nobody reads would be taken for the next request.
         if !req.keep_alive || req.body != Body::None {
@@ -350,10 +380,11 @@ impl Reactor {
     }
 
     /// Drops connection `key`; closing its socket takes it out of the poller.
-    fn close_http(&mut self, key: usize, why: &str) {
+    pub(super) fn close_http(&mut self, key: usize, why: &str) {
         if let Some(conn) = self.http.slab.get(key) {
             log::debug!("HTTP from {}: {why}", conn.peer);
         }
+        self.drop_transfer(key);
         self.http.finish(key);
     }
 }
