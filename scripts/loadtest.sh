@@ -26,7 +26,7 @@ load_bin="$target/release/suda-load"
 
 usage() {
     cat <<'EOF'
-Usage: scripts/loadtest.sh [--addr HOST:PORT] [--json] [--quick] [--udp] [--tls]
+Usage: scripts/loadtest.sh [--addr HOST:PORT] [--json] [--quick] [--udp] [--tls] [--ws]
                            [--no-pin] [--server-arg ARG]... [generator flags...]
 
 Builds the release binaries (cargo build --release --bins), starts a local
@@ -47,6 +47,7 @@ Script flags:
   --tls              every client speaks TLS; a server started here gets
                      --tls-self-signed (its pair made in a temporary folder)
                      and --sniff-wait 3s (the generator may be slow to say hello)
+  --ws               every client joins over the web client's WebSocket (/ws)
   --no-pin           do not pin server and generator to different cores
   --server-arg ARG   one more flag for the server this script starts
                      (repeat it: --server-arg --max-outbuf --server-arg 4MiB)
@@ -102,6 +103,7 @@ while [ $# -gt 0 ]; do
         --addr=*) addr="${1#*=}"; shift ;;
         --udp) udp=1; gen_args+=(--udp); shift ;;
         --tls) tls=1; gen_args+=(--tls); shift ;;
+        --ws) gen_args+=(--ws); shift ;;
         --no-pin) pin=0; shift ;;
         --server-arg) need_value "$@"; server_args+=("$2"); shift 2 ;;
         --server-arg=*) server_args+=("${1#*=}"); shift ;;

@@ -13,14 +13,17 @@
 //!   phase), one connection, and the wire: line codec, telnet, charset,
 //!   outgoing lines and output queues; UDP's address token and one line
 //!   per datagram; the console and the signals; one port for chat, TLS
-//!   and HTTP (sniffing, TLS).
+//!   and HTTP (sniffing, TLS); HTTP/1.1 itself under `net/http/`
+//!   (parsing, routing, answers), its connections driven by the reactor;
+//!   the web client under `net/web/` (its page, and the WebSocket at `/ws`
+//!   as one more kind of connection).
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
 //!   limits.
 //! - [`store`]: the room log and the database (scheduled messages, the
-//!   history), written off the reactor thread.
+//!   history, shared files' index), written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`history`]: the room's recent messages (replay, catch-up,
 //!   `/history`) and how `/find` matches words (character pairs).
@@ -29,6 +32,9 @@
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
+//! - [`files`]: shared files: names, ids, the index (expiry, quota,
+//!   upload offers) and the file-I/O thread; HTTP moves the bytes
+//!   (`net/reactor/files.rs`), the room only announces.
 //! - [`emoticons`]: the shortcode table, `:smile:` to 😄 for everyone and
 //!   😄 to `^_^` for CP949 readers.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
@@ -47,6 +53,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod emoticons;
+pub mod files;
 pub mod history;
 pub mod net;
 pub mod passwords;

@@ -72,6 +72,9 @@ fn init_logging(level: log::LevelFilter) {
         // rustls tells of every bad handshake (scanners, junk) at warn:
         // noise on a port open to the internet. The outcome is ours to log.
         .filter_module("rustls", log::LevelFilter::Error)
+        // tungstenite logs every frame and close at debug and trace: the
+        // WebSocket's outcome (a person joined, left) is ours to log.
+        .filter_module("tungstenite", log::LevelFilter::Warn)
         .parse_env("SUDA_LOG")
         .format(|buf, record| {
             writeln!(

@@ -175,6 +175,7 @@ fn help_lists_every_command_itself_included() {
         "/search <question> ",
         "/history [n] ",
         "/find <words> ",
+        "/upload [@nick] <file name> ",
         "/encoding <utf-8|cp949> ",
         "/emoticons ",
         "/exit ",
@@ -185,7 +186,7 @@ fn help_lists_every_command_itself_included() {
             .count();
         assert_eq!(listed, 1, "{command:?} in {lines:#?}");
     }
-    assert_eq!(lines.len(), 17, "{lines:#?}");
+    assert_eq!(lines.len(), 18, "{lines:#?}");
     // No model configured: /search is there, marked.
     let search = lines
         .iter()

@@ -13,6 +13,8 @@ use crate::net::codec::LineCodec;
 use crate::net::datagram;
 use crate::net::outq::{Flushed, OutQueue};
 use crate::net::tls::ServerTls;
+use crate::net::web::ws::WsStream;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 /// The socket behind a connection.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub enum Stream {
     Tls(Box<ServerTls>),
     /// The operator's terminal (`--console`), through a socket pair.
     Local(UnixStream),
+    /// A browser (or any WebSocket client) on `/ws`, over plain TCP or
+    /// TLS: each text frame is one line, both ways.
+    Ws(Box<WsStream>),
     /// A UDP participant (`--udp`), verified: datagrams to `peer` through
     /// the server's one UDP socket. Each write is one datagram, one line
     /// or one marked piece of it (see [`crate::net::datagram`]).
@@ -48,6 +53,10 @@ impl Stream {
                 s.socket().shutdown(Shutdown::Write)
             }
             Stream::Local(s) => s.shutdown(Shutdown::Write),
+            Stream::Ws(s) => {
+                s.inner_mut().shutdown_write();
+                Ok(())
+            }
             Stream::Udp { .. } => Ok(()),
         };
     }
@@ -61,6 +70,11 @@ impl Stream {
     pub fn drain(&mut self) -> io::Result<Flushed> {
         match self {
             Stream::Tls(s) => match s.flush() {
+                Ok(()) => Ok(Flushed::All),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Flushed::Blocked),
+                Err(e) => Err(e),
+            },
+            Stream::Ws(s) => match s.flush() {
                 Ok(()) => Ok(Flushed::All),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Flushed::Blocked),
                 Err(e) => Err(e),
@@ -79,6 +93,9 @@ impl Stream {
     /// would leave those bytes for the kernel to deliver, for as long as a
     /// client that keeps its window shut cares to hold them there.
     pub fn reset_on_close(&self) {
+        if let Stream::Ws(s) = self {
+            return s.inner().reset_on_close();
+        }
         if let Stream::Tcp(s) = self {
             if let Err(e) = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO)) {
                 log::debug!("SO_LINGER failed: {e}");
@@ -93,6 +110,7 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
             Stream::Local(s) => s.read(buf),
+            Stream::Ws(s) => s.read(buf),
             // Datagrams are read from the shared socket, not per participant.
             Stream::Udp { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -105,6 +123,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
             Stream::Local(s) => s.write(buf),
+            Stream::Ws(s) => s.write(buf),
             Stream::Udp {
                 socket,
                 peer,
@@ -133,6 +152,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Tls(s) => s.write_vectored(bufs),
             Stream::Local(s) => s.write_vectored(bufs),
+            Stream::Ws(s) => s.write_vectored(bufs),
             Stream::Udp { .. } => match bufs.iter().find(|b| !b.is_empty()) {
                 Some(buf) => self.write(buf),
                 None => Ok(0),
@@ -156,6 +176,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.register(registry, token, interests),
             Stream::Tls(s) => s.socket_mut().register(registry, token, interests),
             Stream::Local(s) => s.register(registry, token, interests),
+            Stream::Ws(s) => s.inner_mut().register(registry, token, interests),
             // The shared UDP socket is registered once, by the reactor.
             Stream::Udp { .. } => Ok(()),
         }
@@ -171,6 +192,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.reregister(registry, token, interests),
             Stream::Tls(s) => s.socket_mut().reregister(registry, token, interests),
             Stream::Local(s) => s.reregister(registry, token, interests),
+            Stream::Ws(s) => s.inner_mut().reregister(registry, token, interests),
             Stream::Udp { .. } => Ok(()),
         }
     }
@@ -180,6 +202,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.deregister(registry),
             Stream::Tls(s) => s.socket_mut().deregister(registry),
             Stream::Local(s) => s.deregister(registry),
+            Stream::Ws(s) => s.inner_mut().deregister(registry),
             Stream::Udp { .. } => Ok(()),
         }
     }
@@ -295,6 +318,12 @@ impl Conn {
                 write_shut: false,
             } = self.phase
             {
+                if let Stream::Ws(ws) = &mut self.stream {
+                    // The WebSocket's close frame goes before the socket's FIN.
+                    if ws.start_close(CloseCode::Normal, "")? {
+                        return Ok(Flushed::Blocked);
+                    }
+                }
                 self.stream.shutdown_write();
                 // A UDP participant has no connection to wind down.
                 self.phase = if eof || self.stream.is_udp() {

@@ -6,6 +6,7 @@
 use crate::history::Record;
 use crate::net::charset::Encoding;
 use crate::net::line::Line;
+use crate::room::commands::{UploadOffer, UploadRefused};
 use crate::room::schedules::Scheduled;
 use crate::room::ConnKey;
 #[cfg(doc)]
@@ -63,6 +64,16 @@ pub trait Outbox {
     /// it keeps in memory) or when too many searches wait.
     fn find_history(&mut self, _id: u64, _words: Vec<String>) -> bool {
         false
+    }
+    /// `/upload`: a one-use upload link (`<url>/u/<token>`) for `offer`;
+    /// the upload's end comes back through [`Room::file_shared`].
+    ///
+    /// # Errors
+    ///
+    /// No link can be made: files are off, or no token could be had.
+    fn offer_upload(&mut self, offer: UploadOffer) -> Result<String, UploadRefused> {
+        let _ = offer;
+        Err(UploadRefused::Off)
     }
 }
 

@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::files::index::FileChange;
 use crate::history::{Record, FIND_LIMIT};
 use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
@@ -94,6 +95,9 @@ enum Job {
     Log(String),
     /// A scheduled message came, went or was delivered.
     State(StateChange),
+    /// A shared file came or expired: written at once, in a transaction
+    /// of its own (files are few; a lost row only loses a link).
+    File(FileChange),
     /// A message said to the room, for the history.
     History(Record),
     /// A `/find`: its id and its words ([`crate::history::grams::words`]).
@@ -312,6 +316,13 @@ impl Disk {
         std::iter::from_fn(|| self.found.try_recv().ok()).collect()
     }
 
+    /// Queues a change to the file index (nothing without a database).
+    pub fn persist_file(&mut self, change: FileChange) {
+        if self.saving {
+            self.send(Job::File(change));
+        }
+    }
+
     /// The changes written since the last call, in the order they were made.
     pub fn take_saved(&mut self) -> Vec<Saved> {
         let mut saved = std::mem::take(&mut self.instant);
@@ -477,6 +488,12 @@ impl Worker {
                     if let Some(wake) = self.wake.get() {
                         wake();
                     }
+                }
+            }
+            Job::File(change) => {
+                if let Some(store) = &mut self.store {
+                    let result = store.apply_file(&change).map_err(io::Error::other);
+                    check("database", &mut self.store_failed, result);
                 }
             }
         }

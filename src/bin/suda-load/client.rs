@@ -133,8 +133,8 @@ pub struct ReadOutcome {
 /// One participant.
 #[derive(Debug)]
 pub struct Client {
-    /// The socket, plain or TLS (`--tls`).
-    stream: Wire,
+    /// The socket, plain or TLS (`--tls`), lines or WebSocket (`--ws`).
+    stream: crate::ws::Stream,
     /// Its mio token (the index in the worker's list).
     token: Token,
     /// Where it is in its life.
@@ -164,6 +164,7 @@ impl Client {
         registry: &Registry,
         token: Token,
         tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+        ws: bool,
     ) -> Result<Client, ClientError> {
         let mut socket = TcpStream::connect(addr).map_err(ClientError::Connect)?;
         registry
@@ -178,6 +179,11 @@ impl Client {
                 socket,
             ))),
             None => Wire::Plain(socket),
+        };
+        let stream = if ws {
+            crate::ws::Stream::Ws(Box::new(crate::ws::WsWire::new(stream, &addr.to_string())))
+        } else {
+            crate::ws::Stream::Lines(stream)
         };
         let mut out = Vec::with_capacity(nick.len() + 1);
         out.extend_from_slice(nick.as_bytes());

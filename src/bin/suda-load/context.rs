@@ -42,6 +42,8 @@ pub struct Context {
     pub progress: bool,
     /// `--tls`: every client speaks TLS with this configuration.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `--ws`: every client joins over the web client's WebSocket.
+    pub ws: bool,
 }
 
 /// Why a workload cannot start.
@@ -54,8 +56,11 @@ pub enum Refusal {
 }
 
 impl Context {
-    /// How the clients connect, for the report: `tcp` or `tls`.
+    /// How the clients connect, for the report: `tcp`, `tls`, `ws` or `wss`.
     pub fn transport(&self) -> &'static str {
+        if self.ws {
+            return if self.tls.is_some() { "wss" } else { "ws" };
+        }
         if self.tls.is_some() {
             "tls"
         } else {

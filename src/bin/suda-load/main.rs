@@ -38,6 +38,7 @@ mod report;
 mod tls;
 mod udp;
 mod worker;
+mod ws;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -90,6 +91,11 @@ struct Args {
     /// any certificate is accepted.
     #[arg(long, conflicts_with = "udp")]
     tls: bool,
+
+    /// Join every client over the web client's WebSocket (`/ws`) instead
+    /// of a bare line stream, to compare the two (with --tls: `wss`).
+    #[arg(long, conflicts_with = "udp")]
+    ws: bool,
 
     /// Print JSON instead of the table (progress still goes to standard error).
     #[arg(long)]
@@ -297,6 +303,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         origin: Instant::now(),
         progress: !args.no_progress,
         tls: if args.tls { Some(tls::config()?) } else { None },
+        ws: args.ws,
     };
     let mut run = Run {
         tool: "suda-load",

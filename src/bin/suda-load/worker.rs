@@ -189,6 +189,8 @@ pub struct Plan {
     pub join_window: usize,
     /// `--tls`: the client configuration.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `--ws`: over the WebSocket.
+    pub ws: bool,
 }
 
 /// Runs one worker until the main thread says stop (or something fails,
@@ -233,6 +235,7 @@ fn drive_inner<W: Workload>(
                 poll.registry(),
                 token,
                 plan.tls.as_ref(),
+                plan.ws,
             )
             .map_err(|e| e.describe(addr))?;
             reader.times.first_connect.get_or_insert_with(Instant::now);
@@ -425,6 +428,7 @@ pub fn plans(
             nicks: ids.iter().map(|id| format!("{prefix}{id}")).collect(),
             join_window,
             tls: ctx.tls.clone(),
+            ws: ctx.ws,
         })
         .collect()
 }

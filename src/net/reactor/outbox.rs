@@ -35,6 +35,8 @@ pub(super) struct Io {
     pub(super) searcher: Option<Searcher>,
     /// The admin password checker, with `--admin-password-file`.
     pub(super) checker: Option<Checker>,
+    /// The file store, unless `--web off`.
+    pub(super) files: Option<super::files::FileStore>,
     /// `--max-outbuf`.
     pub(super) max_outbuf: usize,
     /// `--max-lingering`.
@@ -145,7 +147,10 @@ impl Outbox for Io {
 
     fn set_encoding(&mut self, to: ConnKey, encoding: Encoding) {
         if let Some(conn) = self.conns.get_mut(to) {
-            conn.charset = Charset::fixed(encoding);
+            // A WebSocket's text frames are UTF-8 whatever is asked.
+            if !matches!(conn.stream, crate::net::conn::Stream::Ws(_)) {
+                conn.charset = Charset::fixed(encoding);
+            }
         }
     }
 
@@ -205,6 +210,13 @@ impl Outbox for Io {
 
     fn find_history(&mut self, id: u64, words: Vec<String>) -> bool {
         self.disk.find(id, words)
+    }
+
+    fn offer_upload(
+        &mut self,
+        offer: crate::room::commands::UploadOffer,
+    ) -> Result<String, crate::room::commands::UploadRefused> {
+        self.make_offer(offer)
     }
 
     fn check_admin(&mut self, id: u64, password: &str) -> bool {
