@@ -18,8 +18,10 @@ server=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/stderr" 2>/dev/null && break; sleep 0.1; done
 truncate -s "${size_mib}M" "$work/big.bin"  # zeros, read from the page cache
 
-link=$(python3 - "$port" <<'PY'
-import socket, sys
+# The uploader stays in the room for the whole run (an upload whose
+# uploader left is not kept).
+python3 - "$port" "$work/link" <<'PY' &
+import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 f = s.makefile("rwb")
 f.readline(); f.readline()
@@ -27,10 +29,14 @@ f.write(b"bench\n/upload big.bin\n"); f.flush()
 for line in f:
     line = line.decode()
     if line.startswith("[Server]: Upload within"):
-        print(line.split()[-1]); break
-s.detach()
+        open(sys.argv[2], "w").write(line.split()[-1])
+        break
+time.sleep(3600)
 PY
-)
+chat=$!
+trap 'kill "$server" "$chat" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/link" ] && break; sleep 0.1; done
+link=$(cat "$work/link")
 peak() {  # prints the server's peak VmRSS (KiB) until the file $1 appears
     local max=0 v
     while [ ! -e "$1" ]; do
@@ -42,12 +48,14 @@ peak() {  # prints the server's peak VmRSS (KiB) until the file $1 appears
 }
 idle=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
 peak "$work/up.done" >"$work/up.rss" &
+sampler=$!
 up=$(curl -sS -o "$work/up.out" -w '%{speed_upload} %{time_total}' -T "$work/big.bin" "$link")
-touch "$work/up.done"; wait
+touch "$work/up.done"; wait "$sampler"
 url=$(grep -o 'http://[^ ]*' "$work/up.out" | tail -1)
 peak "$work/down.done" >"$work/down.rss" &
+sampler=$!
 down=$(curl -sS -o /dev/null -w '%{speed_download} %{time_total} %{size_download}' "$url")
-touch "$work/down.done"; wait
+touch "$work/down.done"; wait "$sampler"
 read -r up_bps up_s <<<"$up"
 read -r down_bps down_s down_bytes <<<"$down"
 [ "$down_bytes" = "$((size_mib << 20))" ] || echo "short download: $down_bytes" >&2
