@@ -193,6 +193,7 @@ pub fn human(bytes: u64) -> String {
 /// RTL override makes `exe.txt` show as `txt.exe`), zero-width characters.
 fn unsafe_char(c: char) -> bool {
     c.is_control()
+        || crate::text::is_invisible(c)
         || matches!(c,
             '/' | '\\'
             | '\u{200b}'..='\u{200f}'

@@ -557,10 +557,11 @@ impl Download {
         }
     }
 
-    /// The partial file: hidden, named after the link too, so `/get` of
-    /// the same file resumes it and another file of the same name never does.
+    /// The partial file: hidden, named after the link's path too (`/f/<id>/`,
+    /// not the host, which `--public-url` may change), so `/get` of the
+    /// same file resumes it and another file of the same name never does.
     fn part_path(&self) -> PathBuf {
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.offer.url.as_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.url.path.as_bytes());
         let tag: String = digest.as_ref()[..4]
             .iter()
             .map(|b| format!("{b:02x}"))

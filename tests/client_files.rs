@@ -1,0 +1,392 @@
+//! `suda connect`'s `/send` and `/get` over real sockets: between two
+//! real clients through the real server, and against a fake server where
+//! the test must make the server misbehave (a cut download, more bytes
+//! than offered, a hostile file name).
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use util::{ChatClient, READ_TIMEOUT};
+
+const WELCOME: &str = "[Server]: Welcome to suda! (0/10 online)";
+const PROMPT: &str = "[Server]: Enter your nickname:";
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Bytes that are not all alike, so a misplaced range would show.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// The files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A chat server that logs the client in as Bob, says `lines`, answers
+/// `/upload` with `link` (if any), then waits for the client to close its
+/// side (it does once its input ended and its transfers finished).
+/// Returns the lines the client sent.
+fn fake_chat(
+    listener: TcpListener,
+    lines: Vec<String>,
+    link: Option<String>,
+) -> JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        let mut out = stream.try_clone().expect("clone");
+        let mut wire = BufReader::new(stream);
+        out.write_all(format!("{WELCOME}\n{PROMPT}\n").as_bytes())
+            .expect("send");
+        let mut heard = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if wire.read_line(&mut line).expect("read") == 0 {
+                return heard;
+            }
+            let got = line.trim_end().to_string();
+            if got == "Bob" {
+                let mut say = "[Server]: Welcome, Bob! Type /help for commands.\n".to_string();
+                for l in &lines {
+                    say.push_str(l);
+                    say.push('\n');
+                }
+                out.write_all(say.as_bytes()).expect("send");
+            }
+            if let (true, Some(link)) = (got.starts_with("/upload"), &link) {
+                out.write_all(format!("{link}\n").as_bytes()).expect("send");
+            }
+            heard.push(got);
+        }
+    })
+}
+
+/// One HTTP exchange the fake file server has: what it checks in the
+/// request and what it answers.
+struct Answer {
+    /// A header line the request must carry (`None`: must carry no Range).
+    expect_range: Option<String>,
+    /// The bytes to answer with, head and body.
+    reply: Vec<u8>,
+}
+
+/// An HTTP server that answers one request per entry of `answers`, in
+/// order, then closes each connection.
+fn fake_http(listener: TcpListener, answers: Vec<Answer>) -> JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for answer in answers {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream
+                .set_read_timeout(Some(READ_TIMEOUT))
+                .expect("timeout");
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte).expect("request head");
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let range = head
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("range:"))
+                .map(str::to_string);
+            assert_eq!(range, answer.expect_range, "{head}");
+            // The peer may have gone already (it refused the answer).
+            let _ = stream.write_all(&answer.reply);
+            requests.push(head.lines().next().unwrap_or("").to_string());
+        }
+        requests
+    })
+}
+
+/// A client logged in as Bob to the fake chat server, saving into `dir`.
+fn bob(chat: &TcpListener, dir: &Path) -> ChatClient {
+    let addr = chat.local_addr().expect("addr").to_string();
+    let dir = dir.display().to_string();
+    ChatClient::start(&[&addr, "--nick", "Bob", "--download-dir", &dir])
+}
+
+/// Runs one session: the offer is shown, `/get` typed, input closed; the
+/// client must exit 0 after its download. Returns its standard error.
+fn get_once(offer: &str, dir: &Path, answers: Vec<Answer>) -> String {
+    let chat = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let http = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = http.local_addr().expect("addr").port();
+    let offer = offer.replace("PORT", &port.to_string());
+    let files = fake_http(http, answers);
+    let server = fake_chat(chat.try_clone().expect("clone"), vec![offer.clone()], None);
+    let mut client = bob(&chat, dir);
+    // Plain mode: the offer as sent, less what never shows (the client
+    // drops format characters such as an RTL override from every line).
+    client.until(&offer.replace('\u{202e}', ""));
+    client.send("/get");
+    client.close_stdin();
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    files.join().expect("http thread");
+    let heard = server.join().expect("chat thread");
+    assert!(
+        !heard.iter().any(|l| l.starts_with("/get")),
+        "/get is the client's own: {heard:?}"
+    );
+    stderr
+}
+
+/// A download cut in the middle leaves a part file, and the next `/get` of
+/// the same link asks only for the rest (Range) and completes the file.
+#[test]
+fn a_cut_download_resumes_with_range() {
+    let dir = tempfile::tempdir().expect("dir");
+    let body = pattern(300_000);
+    let offer = "[File from Alice] 보고서 1.pdf (293.0 KiB) http://127.0.0.1:PORT/f/0123abcd/%EB%B3%B4%EA%B3%A0%EC%84%9C%201.pdf";
+
+    let mut cut = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    cut.extend_from_slice(&body[..120_000]);
+    let stderr = get_once(
+        offer,
+        dir.path(),
+        vec![Answer {
+            expect_range: None,
+            reply: cut,
+        }],
+    );
+    assert!(
+        stderr.contains("Download of file 1 (보고서 1.pdf) failed: ")
+            && stderr.contains("/get 1 again resumes it."),
+        "{stderr}"
+    );
+    let names = listing(dir.path());
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with(".보고서 1.pdf.") && names[0].ends_with(".part"));
+
+    let mut rest = format!(
+        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes 120000-{}/{}\r\n\r\n",
+        body.len() - 120_000,
+        body.len() - 1,
+        body.len()
+    )
+    .into_bytes();
+    rest.extend_from_slice(&body[120_000..]);
+    let stderr = get_once(
+        offer,
+        dir.path(),
+        vec![Answer {
+            expect_range: Some("Range: bytes=120000-".into()),
+            reply: rest,
+        }],
+    );
+    let saved = dir.path().join("보고서 1.pdf");
+    assert!(
+        stderr.contains(&format!("Saved 보고서 1.pdf as {}.", saved.display())),
+        "{stderr}"
+    );
+    assert_eq!(listing(dir.path()), ["보고서 1.pdf"]);
+    let got = std::fs::read(&saved).expect("saved file");
+    assert_eq!(sha256(&got), sha256(&body));
+}
+
+/// A server that sends more than the size it offered is cut off and
+/// leaves nothing behind, whether it says so up front (Content-Length)
+/// or just keeps sending until it closes.
+#[test]
+fn more_bytes_than_offered_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let offer = "[File from Alice] small.txt (1.0 KiB) http://127.0.0.1:PORT/f/feed/small.txt";
+    let announced = b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n".to_vec();
+    let stderr = get_once(
+        offer,
+        dir.path(),
+        vec![Answer {
+            expect_range: None,
+            reply: announced,
+        }],
+    );
+    assert!(
+        stderr.contains("failed: the server sends more than the 1.0 KiB it offered."),
+        "{stderr}"
+    );
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+
+    let mut unbounded = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+    unbounded.extend_from_slice(&pattern(64 * 1024));
+    let stderr = get_once(
+        offer,
+        dir.path(),
+        vec![Answer {
+            expect_range: None,
+            reply: unbounded,
+        }],
+    );
+    assert!(
+        stderr.contains("failed: the server sent more than the 1.0 KiB it offered."),
+        "{stderr}"
+    );
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+}
+
+/// A hostile name (a path out of the folder, an RTL override that would
+/// show `exe.txt` for `txt.exe`) is saved as a plain name inside the
+/// folder, next to (never over) a file of that name.
+#[test]
+fn hostile_names_stay_in_the_folder_and_never_overwrite() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = top.path().join("downloads");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("_.._evilfdp.exe"), "mine").expect("write");
+    let offer = "[File from Alice] ../../evil\u{202e}fdp.exe (5 B) http://127.0.0.1:PORT/f/beef/x";
+    let stderr = get_once(
+        offer,
+        &dir,
+        vec![Answer {
+            expect_range: None,
+            reply: b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        }],
+    );
+    let saved = dir.join("_.._evilfdp (1).exe");
+    assert!(
+        stderr.contains(&format!("as {}.", saved.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&saved).expect("saved"), b"hello");
+    assert_eq!(
+        std::fs::read(dir.join("_.._evilfdp.exe")).expect("old"),
+        b"mine"
+    );
+    assert_eq!(listing(top.path()), ["downloads"]);
+}
+
+/// `/get` with nothing offered, `/send` of a missing file or a folder:
+/// a plain local error, nothing sent to the server.
+#[test]
+fn local_mistakes_are_said_plainly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let chat = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let server = fake_chat(
+        chat.try_clone().expect("clone"),
+        vec!["[Server]: ready".into()],
+        None,
+    );
+    let mut client = bob(&chat, dir.path());
+    client.until("[Server]: ready");
+    client.send("/get");
+    client.send("/get 3");
+    client.send(&format!(
+        "/send {}",
+        dir.path().join("없는 파일.txt").display()
+    ));
+    client.send(&format!("/send {}", dir.path().display()));
+    client.close_stdin();
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let heard = server.join().expect("chat thread");
+    assert!(
+        !heard
+            .iter()
+            .any(|l| l.starts_with("/upload") || l.starts_with("/send")),
+        "{heard:?}"
+    );
+    let missing = dir.path().join("없는 파일.txt");
+    for wanted in [
+        "suda: No file has been offered yet.\n".to_string(),
+        format!("suda: {}: no such file.\n", missing.display()),
+        format!(
+            "suda: {} is a folder; /send takes one file.\n",
+            dir.path().display()
+        ),
+    ] {
+        assert!(stderr.contains(&wanted), "{wanted:?} in {stderr}");
+    }
+}
+
+/// The upload link is used at once: the file goes up with its length on a
+/// second connection, while the chat connection stays open.
+#[test]
+fn send_puts_the_file_at_the_link() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("my notes.txt");
+    let body = pattern(200_000);
+    std::fs::write(&path, &body).expect("write");
+
+    let chat = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let http = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = http.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::channel();
+    let files = std::thread::spawn(move || {
+        let (stream, _) = http.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("head");
+            if line == "\r\n" {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let mut got = vec![0u8; 200_000];
+        reader.read_exact(&mut got).expect("body");
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            .expect("answer");
+        tx.send((head, got)).expect("report");
+    });
+    let link = format!(
+        "[Server]: Upload within 10 minutes: curl -T 'my notes.txt' http://127.0.0.1:{port}/u/tok3n"
+    );
+    let server = fake_chat(chat.try_clone().expect("clone"), vec![], Some(link));
+    let mut client = bob(&chat, dir.path());
+    client.joined("Bob");
+    client.send(&format!("/send {} 민수", path.display()));
+    let (head, got) = rx.recv_timeout(READ_TIMEOUT).expect("the upload");
+    files.join().expect("http thread");
+    assert_eq!(head[0], "PUT /u/tok3n HTTP/1.1");
+    assert!(
+        head.contains(&"Content-Length: 200000".to_string()),
+        "{head:?}"
+    );
+    assert_eq!(sha256(&got), sha256(&body));
+    // Chat goes on over the first connection.
+    client.send("still here");
+    client.close_stdin();
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("suda: Sent my notes.txt (195.3 KiB).\n"),
+        "{stderr}"
+    );
+    let heard = server.join().expect("chat thread");
+    assert!(
+        heard.contains(&"/upload @민수 my notes.txt".to_string()),
+        "{heard:?}"
+    );
+    assert!(heard.contains(&"still here".to_string()), "{heard:?}");
+}
