@@ -147,10 +147,8 @@ pub struct Transfers {
     offers: Offers,
     /// `--download-dir`.
     dir: PathBuf,
-    /// Whom to trust over https.
-    trust: Trust,
-    /// `--connect-timeout`, and the stall timeout of every read and write.
-    timeout: Duration,
+    /// How transfers connect.
+    link: Link,
     /// The number of the next transfer.
     next_id: u64,
 }
@@ -166,12 +164,16 @@ impl Transfers {
         timeout: Duration,
     ) -> Transfers {
         let (tx, rx) = mpsc::channel();
-        let trust = match pin {
-            Some(pin) => Trust {
-                pin: Some(pin),
-                ..trust
+        let link = Link {
+            chat_pin: pin.is_some(),
+            trust: match pin {
+                Some(pin) => Trust {
+                    pin: Some(pin),
+                    ..trust
+                },
+                None => trust,
             },
-            None => trust,
+            timeout,
         };
         Transfers {
             rx,
@@ -181,8 +183,7 @@ impl Transfers {
             waiting: VecDeque::new(),
             offers: Offers::default(),
             dir,
-            trust,
-            timeout,
+            link,
             next_id: 1,
         }
     }
@@ -265,8 +266,8 @@ impl Transfers {
             offer.size,
             self.dir.display()
         );
-        let (trust, timeout) = (self.trust.clone(), self.timeout);
-        self.spawn(label, move |reporter| job.run(&trust, timeout, reporter))?;
+        let link = self.link.clone();
+        self.spawn(label, move |reporter| job.run(&link, reporter))?;
         Ok(notice)
     }
 
@@ -306,8 +307,8 @@ impl Transfers {
             name: waiting.name.clone(),
             url,
         };
-        let (trust, timeout) = (self.trust.clone(), self.timeout);
-        match self.spawn(label, move |reporter| job.run(&trust, timeout, reporter)) {
+        let link = self.link.clone();
+        match self.spawn(label, move |reporter| job.run(&link, reporter)) {
             Ok(()) => notice,
             Err(why) => format!("Cannot send {}: {why}", waiting.name),
         }
@@ -444,6 +445,35 @@ fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// How a transfer connects: whom it trusts and how long it waits.
+#[derive(Debug, Clone)]
+struct Link {
+    /// Whom to trust over https.
+    trust: Trust,
+    /// `trust.pin` is the chat connection's certificate (not `--pin`).
+    chat_pin: bool,
+    /// `--transfer-timeout`: the connect, and every read and write.
+    timeout: Duration,
+}
+
+impl Link {
+    /// Connects to the server of `url`.
+    fn open(&self, url: &Url) -> Result<Connection, String> {
+        Connection::open(url, &self.trust, self.timeout).map_err(|why| {
+            match why.strip_prefix("the server's certificate is ") {
+                Some(rest) if self.chat_pin => {
+                    let shown = rest.split(',').next().unwrap_or(rest);
+                    format!(
+                        "{} showed another certificate ({shown}) than the chat server, so it is not trusted.",
+                        url.host
+                    )
+                }
+                _ => why,
+            }
+        })
+    }
+}
+
 /// One `/send`, after the link came.
 struct Upload {
     /// The file, open.
@@ -458,20 +488,15 @@ struct Upload {
 
 impl Upload {
     /// PUTs the file; the notice for the user.
-    fn run(mut self, trust: &Trust, timeout: Duration, reporter: &mut Reporter) -> String {
-        match self.put(trust, timeout, reporter) {
+    fn run(mut self, link: &Link, reporter: &mut Reporter) -> String {
+        match self.put(link, reporter) {
             Ok(()) => format!("Sent {} ({}).", self.name, human(self.size)),
             Err(why) => format!("Upload of {} failed: {why}", self.name),
         }
     }
 
-    fn put(
-        &mut self,
-        trust: &Trust,
-        timeout: Duration,
-        reporter: &mut Reporter,
-    ) -> Result<(), String> {
-        let mut conn = Connection::open(&self.url, trust, timeout)?;
+    fn put(&mut self, link: &Link, reporter: &mut Reporter) -> Result<(), String> {
+        let mut conn = link.open(&self.url)?;
         let extra = format!(
             "Content-Length: {}\r\nContent-Type: application/octet-stream\r\n",
             self.size
@@ -549,9 +574,9 @@ struct Download {
 
 impl Download {
     /// Downloads into a `.part` file, then renames it; the notice.
-    fn run(self, trust: &Trust, timeout: Duration, reporter: &mut Reporter) -> String {
+    fn run(self, link: &Link, reporter: &mut Reporter) -> String {
         let name = crate::text::sanitize(&self.offer.name).into_owned();
-        match self.fetch(trust, timeout, reporter) {
+        match self.fetch(link, reporter) {
             Ok(path) => format!("Saved {name} as {}.", path.display()),
             Err(why) => format!("Download of file {} ({name}) failed: {why}", self.number),
         }
@@ -569,12 +594,7 @@ impl Download {
         self.dir.join(format!(".{}.{tag}.part", self.safe))
     }
 
-    fn fetch(
-        &self,
-        trust: &Trust,
-        timeout: Duration,
-        reporter: &mut Reporter,
-    ) -> Result<PathBuf, String> {
+    fn fetch(&self, link: &Link, reporter: &mut Reporter) -> Result<PathBuf, String> {
         // The offer says how big it is: a server that sends more is cut off.
         let bound = files::size_bound(&self.offer.size).unwrap_or(u64::MAX);
         let part = self.part_path();
@@ -584,7 +604,7 @@ impl Download {
                 .ok()
                 .filter(fs::Metadata::is_file)
                 .map_or(0, |m| m.len());
-            let mut conn = Connection::open(&self.url, trust, timeout)?;
+            let mut conn = link.open(&self.url)?;
             let range = if have > 0 {
                 format!("Range: bytes={have}-\r\n")
             } else {
