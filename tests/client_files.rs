@@ -346,6 +346,38 @@ fn hostile_names_stay_in_the_folder_and_never_overwrite() {
     assert_eq!(listing(top.path()), ["downloads"]);
 }
 
+/// A link planted where the part file goes (a shared download folder) is
+/// not written through: the download fails, the file it points to is
+/// untouched.
+#[test]
+fn a_planted_link_is_not_written_through() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = top.path().join("shared");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let victim = top.path().join("victim");
+    std::fs::write(&victim, "precious").expect("write");
+    let tag: String = sha256(b"/f/beef/a.txt")[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::os::unix::fs::symlink(&victim, dir.join(format!(".a.txt.{tag}.part"))).expect("symlink");
+    let offer = "[File from Alice] a.txt (5 B) http://127.0.0.1:PORT/f/beef/a.txt";
+    let stderr = get_once(
+        offer,
+        &dir,
+        vec![Answer {
+            expect_range: None,
+            reply: b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        }],
+    );
+    assert!(
+        stderr.contains("Download of file 1 (a.txt) failed: cannot write "),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+    assert!(!dir.join("a.txt").exists());
+}
+
 /// `/get` with nothing offered, `/send` of a missing file or a folder:
 /// a plain local error, nothing sent to the server.
 #[test]

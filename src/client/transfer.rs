@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -104,6 +105,9 @@ struct Running {
     total: Option<u64>,
     /// When it started (for the speed).
     started: Instant,
+    /// For a download, the link: the same file is not fetched twice at
+    /// once (both would write the one part file).
+    link: Option<String>,
 }
 
 /// A `/send` waiting for its upload link.
@@ -250,6 +254,13 @@ impl Transfers {
                 "{MAX_RUNNING} transfers are already under way; wait for one to finish."
             ));
         }
+        if self
+            .running
+            .iter()
+            .any(|r| r.link.as_ref() == Some(&offer.url))
+        {
+            return Err(format!("File {n} is being downloaded already."));
+        }
         let url = Url::parse(&offer.url)?;
         let safe = files::safe_name(&offer.name);
         let label = format!("↓ {safe}");
@@ -267,7 +278,9 @@ impl Transfers {
             self.dir.display()
         );
         let link = self.link.clone();
-        self.spawn(label, move |reporter| job.run(&link, reporter))?;
+        self.spawn(label, Some(offer.url.clone()), move |reporter| {
+            job.run(&link, reporter)
+        })?;
         Ok(notice)
     }
 
@@ -308,7 +321,7 @@ impl Transfers {
             url,
         };
         let link = self.link.clone();
-        match self.spawn(label, move |reporter| job.run(&link, reporter)) {
+        match self.spawn(label, None, move |reporter| job.run(&link, reporter)) {
             Ok(()) => notice,
             Err(why) => format!("Cannot send {}: {why}", waiting.name),
         }
@@ -318,6 +331,7 @@ impl Transfers {
     fn spawn(
         &mut self,
         label: String,
+        link: Option<String>,
         job: impl FnOnce(&mut Reporter) -> String + Send + 'static,
     ) -> Result<(), String> {
         let id = self.next_id;
@@ -341,6 +355,7 @@ impl Transfers {
             done: 0,
             total: None,
             started: Instant::now(),
+            link,
         });
         Ok(())
     }
@@ -640,7 +655,9 @@ impl Download {
                     self.offer.size
                 ));
             }
+            // Never through a link someone planted in a shared folder.
             let mut out = OpenOptions::new()
+                .custom_flags(libc::O_NOFOLLOW)
                 .create(true)
                 .write(true)
                 .truncate(start == 0)
