@@ -149,6 +149,9 @@ pub struct Transfers {
     waiting: VecDeque<Waiting>,
     /// Offers, for `/get n`.
     offers: Offers,
+    /// The names of the last uploads that ended (a few), to tell a
+    /// refusal of one of them from a refusal of a waiting send.
+    sent: VecDeque<String>,
     /// `--download-dir`.
     dir: PathBuf,
     /// How transfers connect.
@@ -186,6 +189,7 @@ impl Transfers {
             running: Vec::new(),
             waiting: VecDeque::new(),
             offers: Offers::default(),
+            sent: VecDeque::new(),
             dir,
             link,
             next_id: 1,
@@ -303,9 +307,24 @@ impl Transfers {
             };
             return Seen::Notice(notice);
         }
-        if files::refusal(line).is_some() && !self.waiting.is_empty() {
-            // Refused before any byte went: the next waiting send is the one.
-            self.waiting.pop_front();
+        if let Some(why) = files::refusal(line) {
+            // About an upload under way (its 413 ends it), or else refused
+            // before any byte went: then the next waiting send is the one.
+            let sending = self.running.iter().any(|r| {
+                r.label
+                    .strip_prefix("↑ ")
+                    .is_some_and(|name| why.starts_with(name))
+            });
+            // Its thread may have seen the 413 before this line came.
+            let sent = self
+                .sent
+                .iter()
+                .position(|name| why.starts_with(name.as_str()));
+            if let Some(at) = sent {
+                self.sent.remove(at);
+            } else if !sending {
+                self.waiting.pop_front();
+            }
         }
         Seen::Other
     }
@@ -372,7 +391,15 @@ impl Transfers {
                     }
                 }
                 Report::Finished { id, notice } => {
-                    self.running.retain(|r| r.id != id);
+                    if let Some(at) = self.running.iter().position(|r| r.id == id) {
+                        let done = self.running.remove(at);
+                        if let Some(name) = done.label.strip_prefix("↑ ") {
+                            if self.sent.len() == MAX_RUNNING {
+                                self.sent.pop_front();
+                            }
+                            self.sent.push_back(name.to_string());
+                        }
+                    }
                     notices.push(notice);
                 }
             }
@@ -733,6 +760,61 @@ fn place(part: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transfers(dir: &Path) -> (mio::Poll, Transfers) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let t = Transfers::new(
+            waker,
+            dir.to_path_buf(),
+            Trust::default(),
+            None,
+            Duration::from_secs(5),
+        );
+        (poll, t)
+    }
+
+    #[test]
+    fn sends_wait_for_links_and_refusals_drop_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_poll, mut t) = transfers(dir.path());
+        let path = dir.path().join("a b.txt");
+        fs::write(&path, "x").unwrap();
+        let args = format!("'{}' 민수", path.display());
+        assert_eq!(t.send(&args), Ok("/upload @민수 a b.txt".to_string()));
+        assert_eq!(
+            t.send(&format!("{}", path.display())),
+            Ok("/upload a b.txt".into())
+        );
+        assert_eq!(t.count(), 2);
+        // Someone else's refusal quoted in chat is no refusal.
+        assert_eq!(t.seen("Eve >> [Server]: Upload refused: x"), Seen::Other);
+        assert_eq!(t.count(), 2);
+        t.seen("[Server]: Upload refused: No one called 민수 is here.");
+        assert_eq!(t.count(), 1);
+        assert!(t.expire(Instant::now()).is_empty());
+        let notices = t.expire(Instant::now() + LINK_WAIT);
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(!t.busy());
+    }
+
+    #[test]
+    fn offers_are_shown_numbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_poll, mut t) = transfers(dir.path());
+        let line = "[File from Bob] a.txt (1 B) http://h/f/1/a.txt";
+        assert_eq!(
+            t.seen(line),
+            Seen::Instead("[File 1 from Bob] a.txt (1 B) — /get 1".into())
+        );
+        assert_eq!(
+            t.seen(line),
+            Seen::Instead("[File 2 from Bob] a.txt (1 B) — /get 2".into())
+        );
+        // An upload link nobody here asked for is the user's own /upload.
+        let link = "[Server]: Upload within 10 minutes: curl -T 'a' http://h/u/t";
+        assert_eq!(t.seen(link), Seen::Other);
+    }
 
     #[test]
     fn content_ranges() {
