@@ -73,7 +73,8 @@ impl Reporter {
     /// Reports progress, at most every [`REPORT_EVERY`].
     fn progress(&mut self, done: u64, total: Option<u64>) {
         let now = Instant::now();
-        if self.last.is_some_and(|at| now < at + REPORT_EVERY) {
+        let last = total == Some(done);
+        if !last && self.last.is_some_and(|at| now < at + REPORT_EVERY) {
             return;
         }
         self.last = Some(now);
