@@ -121,6 +121,34 @@ pub fn refusal(line: &str) -> Option<&str> {
         .strip_prefix("Upload refused: ")
 }
 
+/// Whether `line` is the server's answer to an `/upload` that gives no
+/// link: a bad name or recipient, files off, an older server without
+/// `/upload`. The send waiting for that answer is dropped (the line
+/// itself says why).
+///
+/// ```
+/// use suda::client::files::no_link;
+/// assert!(no_link("[Server]: No user named \"민수\"."));
+/// assert!(no_link("[Server]: Unknown command \"/upload\". Type /help for commands."));
+/// assert!(!no_link("[Server]: Bob has joined the chat."));
+/// ```
+pub fn no_link(line: &str) -> bool {
+    let Some(notice) = strip_stamp(line).strip_prefix(SERVER) else {
+        return false;
+    };
+    [
+        "Unknown command \"/upload\"",
+        "Usage: /upload",
+        "That file name cannot be used.",
+        "That is you.",
+        "No user named \"",
+        "File sharing is off",
+        "Uploads are not possible",
+    ]
+    .iter()
+    .any(|start| notice.starts_with(start))
+}
+
 /// The most bytes a size as the server writes it (`830 B`, `1.2 KiB`,
 /// `3.4 MiB`) can stand for: a download is cut off past it, so a server
 /// that sends more than it offered cannot fill the disk.

@@ -308,6 +308,10 @@ impl Transfers {
             };
             return Seen::Notice(notice);
         }
+        if files::no_link(line) {
+            self.waiting.pop_front();
+            return Seen::Other;
+        }
         if let Some(why) = files::refusal(line) {
             // About an upload under way (its 413 ends it), or else refused
             // before any byte went: then the next waiting send is the one.
@@ -791,7 +795,9 @@ mod tests {
         // Someone else's refusal quoted in chat is no refusal.
         assert_eq!(t.seen("Eve >> [Server]: Upload refused: x"), Seen::Other);
         assert_eq!(t.count(), 2);
-        t.seen("[Server]: Upload refused: No one called 민수 is here.");
+        t.seen("[Server]: No user named \"민수\".");
+        assert_eq!(t.count(), 1);
+        t.seen("[Server]: Bob has joined the chat.");
         assert_eq!(t.count(), 1);
         assert!(t.expire(Instant::now()).is_empty());
         let notices = t.expire(Instant::now() + LINK_WAIT);
