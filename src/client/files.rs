@@ -55,22 +55,30 @@ pub fn parse_offer(line: &str) -> Option<Offer> {
     if !valid_nick(from) {
         return None;
     }
-    let (described, url) = rest.rsplit_once(' ')?;
-    if !(url.starts_with("http://") || url.starts_with("https://")) || !url.contains("/f/") {
-        return None;
+    // `<name> (<size>) <url>`; the name may hold `) http` itself, and a
+    // server may leave a space unencoded in the link: the last `(<size>)
+    // http` that reads as such is the one.
+    let mut end = rest.len();
+    while let Some(at) = rest[..end].rfind(") http") {
+        end = at;
+        let url = &rest[at + 2..];
+        if !(url.starts_with("http://") || url.starts_with("https://")) || !url.contains("/f/") {
+            continue;
+        }
+        let Some((name, size)) = rest[..at].rsplit_once(" (") else {
+            continue;
+        };
+        if name.is_empty() || size_bound(size).is_none() {
+            continue;
+        }
+        return Some(Offer {
+            from: from.to_string(),
+            name: name.to_string(),
+            size: size.to_string(),
+            url: url.to_string(),
+        });
     }
-    let described = described.strip_suffix(')')?;
-    let (name, size) = described.rsplit_once(" (")?;
-    size_bound(size)?;
-    if name.is_empty() {
-        return None;
-    }
-    Some(Offer {
-        from: from.to_string(),
-        name: name.to_string(),
-        size: size.to_string(),
-        url: url.to_string(),
-    })
+    None
 }
 
 /// How an offer is shown (not in plain mode, whose lines stay as sent).
@@ -486,6 +494,13 @@ mod tests {
         let ok = "[File from Bob] a.txt (1.0 KiB) https://h/f/0123/a.txt";
         assert!(parse_offer(ok).is_some());
         assert!(parse_offer("[2026-11-23 15:04] [File from Bob] a (1 B) http://h/f/1/a").is_some());
+        let odd = parse_offer("[File from Bob] x (2 B) http://e (3 B) http://h/f/1/x (2 B) http")
+            .unwrap();
+        assert_eq!(
+            (odd.name.as_str(), odd.size.as_str()),
+            ("x (2 B) http://e", "3 B")
+        );
+        assert_eq!(odd.url, "http://h/f/1/x (2 B) http");
         for bad in [
             "[File from Bob] a.txt (1.0 KiB) ftp://h/f/1/a.txt",
             "[File from Bob] a.txt (big) http://h/f/1/a.txt",
