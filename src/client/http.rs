@@ -212,7 +212,7 @@ impl Head {
 /// use suda::client::http::parse_head;
 /// let (head, len) = parse_head(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\n\r\nabc")
 ///     .unwrap().unwrap();
-/// assert_eq!((head.status, len), (206, 52));
+/// assert_eq!((head.status, len), (206, 51));
 /// assert_eq!(head.header("content-length"), Some("3"));
 /// assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
 /// assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
