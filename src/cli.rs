@@ -121,6 +121,62 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_handshakes: u32,
 
+    /// Serve HTTP on the chat port (file downloads and uploads, the web
+    /// client); "off" answers every HTTP request 403 and shares no files.
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, value_name = "on|off")]
+    pub web: bool,
+
+    /// The longest HTTP request head (request line and headers); a longer
+    /// one gets 431, so a client cannot make the server hold much for it.
+    #[arg(long, default_value = "8KiB", value_parser = parse_http_head, value_name = "BYTES")]
+    pub http_max_head: usize,
+
+    /// Headers in one HTTP request, at most (past it: 431).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub http_max_headers: u32,
+
+    /// An HTTP request head must arrive whole within this (a client
+    /// trickling headers, "slowloris", gets 408), an idle keep-alive
+    /// connection is closed after it, and so is an upload or a download
+    /// that moves no byte for this long.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub http_timeout: Duration,
+
+    /// HTTP connections at once (downloads, uploads, the web page); past
+    /// it a new one gets 503, so HTTP cannot use up descriptors the chat needs.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_http: u32,
+
+    /// Where shared files are kept (by id, never by the name people gave
+    /// them) [default: suda-files beside the log].
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// How long a shared file can be downloaded; then it is deleted.
+    #[arg(long, default_value = "24h", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub file_ttl: Duration,
+
+    /// The largest file /upload takes (past it: HTTP 413 and a line to the uploader).
+    #[arg(long, default_value = "25MiB", value_parser = parse_size, value_name = "BYTES")]
+    pub max_file_size: usize,
+
+    /// Bytes of shared files on disk in all; an upload that would pass it
+    /// is refused (HTTP 507), so files cannot fill the server's disk.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size, value_name = "BYTES")]
+    pub files_quota: usize,
+
+    /// Uploads under way at once (each holds a descriptor and up to 256 KiB
+    /// of memory); one more gets 503 and may try again.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_uploads: u32,
+
+    /// The address people reach the server by, for the links in /upload
+    /// and [File from ...] lines (e.g. http://203.0.113.7:9999 for a VM
+    /// behind NAT) [default: the address each client connected to, http://
+    /// or https:// as it came].
+    #[arg(long, value_parser = parse_public_url, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Room name, shown in the welcome line.
     #[arg(long, default_value = "suda")]
     pub room: String,
@@ -611,6 +667,38 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 /// `--max-line`: long enough for a nickname and a command.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("use http://HOST[:PORT] or https://HOST[:PORT]")?;
+    if rest.is_empty()
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]/_~".contains(&b))
+    {
+        return Err("use http://HOST[:PORT] or https://HOST[:PORT]".into());
+    }
+    Ok(url.to_string())
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err("use on or off".into()),
+    }
+}
+
+fn parse_http_head(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    if !(1024..=1024 * 1024).contains(&size) {
+        return Err("use 1KiB to 1MiB".into());
+    }
+    Ok(size)
+}
+
 fn parse_line_size(text: &str) -> Result<usize, String> {
     match parse_size(text)? {
         size if size < 32 => Err("must be at least 32 bytes".into()),

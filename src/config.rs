@@ -22,6 +22,8 @@ pub const DEFAULT_DB: &str = "suda.db";
 /// Name of the `--tls-self-signed` folder when `--tls-dir` is not given:
 /// beside the log too.
 pub const DEFAULT_TLS_DIR: &str = "suda-tls";
+/// Name of the files folder when `--files-dir` is not given: beside the log.
+pub const DEFAULT_FILES_DIR: &str = "suda-files";
 
 /// Everything `suda serve` needs to know.
 #[derive(Debug, Clone)]
@@ -76,6 +78,8 @@ pub struct Config {
     pub transport: TransportConfig,
     /// `--announce`: how the server shows itself on the local network.
     pub announce: Option<AnnounceSetup>,
+    /// The file store, unless `--web off`.
+    pub files: Option<crate::files::FilesConfig>,
 }
 
 /// `--announce`: the name and the pace of the advertisement.
@@ -100,6 +104,8 @@ pub struct TransportConfig {
     pub handshake_timeout: std::time::Duration,
     /// `--max-handshakes`.
     pub max_handshakes: usize,
+    /// `--web` and the HTTP limits.
+    pub http: crate::net::http::HttpLimits,
 }
 
 /// The folder beside the log (or the working folder) that holds `name`.
@@ -206,12 +212,30 @@ impl Config {
                     .into(),
             );
         }
+        let files = args.web.then(|| crate::files::FilesConfig {
+            dir: match &args.files_dir {
+                Some(dir) => dir.clone(),
+                None => beside(log_file.as_deref(), DEFAULT_FILES_DIR),
+            },
+            ttl: args.file_ttl,
+            max_size: args.max_file_size as u64,
+            quota: args.files_quota as u64,
+            max_uploads: args.max_uploads as usize,
+            public_url: args.public_url.clone(),
+        });
         let transport = TransportConfig {
             tls,
             tls_only: args.tls_only,
             sniff_wait: args.sniff_wait,
             handshake_timeout: args.tls_handshake_timeout,
             max_handshakes: args.max_handshakes as usize,
+            http: crate::net::http::HttpLimits {
+                web: args.web,
+                max_head: args.http_max_head,
+                max_headers: args.http_max_headers as usize,
+                timeout: args.http_timeout,
+                max_conns: args.max_http as usize,
+            },
         };
         let max_clients = args.max_clients as usize;
         let announce = args.announce.then(|| AnnounceSetup {
@@ -313,6 +337,7 @@ impl Config {
             admin_password_file: args.admin_password_file,
             transport,
             announce,
+            files,
         })
     }
 }

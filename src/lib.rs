@@ -13,13 +13,15 @@
 //!   phase), one connection, and the wire: line codec, telnet, charset,
 //!   outgoing lines and output queues; UDP's address token and one line
 //!   per datagram; the console and the signals; one port for chat, TLS
-//!   and HTTP (sniffing, TLS).
+//!   and HTTP (sniffing, TLS); HTTP/1.1 itself under `net/http/`
+//!   (parsing, routing, answers), its connections driven by the reactor.
 //! - [`room`]: who is in the room and what each command does: joining and
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
 //!   limits.
-//! - [`store`]: the room log and the database (scheduled messages), written
+//! - [`store`]: the room log and the database (scheduled messages, the
+//!   shared files' index), written
 //!   off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.
 //! - [`passwords`]: the room password, the admin password's hash, and the
@@ -27,6 +29,9 @@
 //! - [`timer`], [`clock`], [`text`]: the timer wheel behind timeouts and
 //!   scheduled messages, the room's time zone, what text may be relayed and
 //!   what a nickname may be.
+//! - [`files`]: shared files: names, ids, the index (expiry, quota,
+//!   upload offers) and the file-I/O thread; HTTP moves the bytes
+//!   (`net/reactor/files.rs`), the room only announces.
 //! - [`emoticons`]: the shortcode table, `:smile:` to 😄 for everyone and
 //!   😄 to `^_^` for CP949 readers.
 //! - [`config`] and [`cli`]: the command line and the limits it sets.
@@ -46,6 +51,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod emoticons;
+pub mod files;
 pub mod net;
 pub mod passwords;
 pub mod room;

@@ -82,6 +82,21 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let files = match &config.files {
+        Some(cfg) => {
+            let entries = match &store {
+                Some(store) => store.files()?,
+                None => Vec::new(),
+            };
+            let index = crate::files::index::Index::restore(entries);
+            prepare_files_dir(&cfg.dir, &index)?;
+            if !index.is_empty() {
+                log::info!("{} shared files restored", index.len());
+            }
+            Some((cfg.clone(), index))
+        }
+        None => None,
+    };
     let disk = Disk::start(config.log_file.as_deref(), store)?;
     let pending = state.messages.len();
     let mut rules = config.room.clone();
@@ -158,6 +173,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         sniff_wait: config.transport.sniff_wait,
         handshake_timeout: config.transport.handshake_timeout,
         max_arrivals: config.transport.max_handshakes,
+        http: config.transport.http.clone(),
     };
     let announcer = match Advert::from_config(&config) {
         Some(advert) => Announcer::start(advert, addr)?,
@@ -185,6 +201,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         admin_hash,
         transport,
         announcer,
+        files,
     })?;
     // Before the listening line, so whoever waits for that line has this too.
     match pending {
@@ -275,4 +292,35 @@ fn raise_fd_limit(clients: usize) {
         }
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),
     }
+}
+
+/// Makes the files folder (owner only) and clears what no link points
+/// to: parts of uploads a stop cut short, files whose rows are gone.
+/// Only names the store itself makes are touched (ids and `<n>.part`).
+fn prepare_files_dir(
+    dir: &std::path::Path,
+    index: &crate::files::index::Index,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create --files-dir {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read --files-dir {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let part = name
+            .strip_suffix(".part")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let orphan = crate::files::ids::is_id(name) && !index.holds(name);
+        if part || orphan {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                log::warn!("cannot remove {}: {e}", entry.path().display());
+            }
+        }
+    }
+    Ok(())
 }

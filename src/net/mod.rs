@@ -15,8 +15,10 @@
 //! - [`ipnet`] and [`connect_rate`]: address blocks (`--ip-exempt`), the
 //!   network an address counts as, and `--connect-rate` per network.
 //! - [`signals`]: SIGINT and SIGTERM through a self-pipe.
-//! - [`sniff`], [`transport`] and [`tls`]: one port for chat, TLS and
-//!   HTTP: what a new connection speaks, and TLS over a non-blocking socket.
+//! - [`sniff`], [`transport`], [`wire`] and [`tls`]: one port for chat,
+//!   TLS and HTTP: what a new connection speaks, a socket with or without
+//!   TLS, and TLS over a non-blocking socket.
+//! - [`http`]: HTTP/1.1 on the chat port: parsing, routing, answers.
 //! - [`announce`]: `--announce`, the mDNS / DNS-SD advertisement, on
 //!   threads of its own; the reactor only hands it the online count.
 //!
@@ -29,6 +31,7 @@ pub mod conn;
 pub mod connect_rate;
 pub mod console;
 pub mod datagram;
+pub mod http;
 pub mod ipnet;
 pub mod line;
 pub mod line_editor;
@@ -40,3 +43,4 @@ pub mod telnet;
 pub mod tls;
 pub mod transport;
 pub mod udp_token;
+pub mod wire;

@@ -39,14 +39,17 @@
 //! This file is the loop itself (start, one turn, timeouts, signals,
 //! shutdown); each phase of a turn is a file under `reactor/`:
 //! `admission.rs` (accept), `arrival.rs` (what a new connection speaks:
-//! sniffing, the TLS handshake, HTTP; only chat reaches the room and the
-//! connection slab), `reading.rs` (read and dispatch), `flush.rs`
+//! sniffing, the TLS handshake; only chat reaches the room and the
+//! connection slab), `http.rs` (HTTP connections: requests, answers,
+//! keep-alive, their deadlines), `reading.rs` (read and dispatch), `flush.rs`
 //! (writev, lingering closes, reaping), `udp.rs` (the datagram transport)
 //! and `outbox.rs` (the room's [`Outbox`](crate::room::Outbox) over the slab).
 
 mod admission;
 mod arrival;
+mod files;
 mod flush;
+mod http;
 mod outbox;
 mod reading;
 mod udp;
@@ -79,6 +82,7 @@ use crate::search::{Endpoint, Searcher};
 use crate::store::disk::Disk;
 pub use arrival::TransportSetup;
 use arrival::{Arrivals, ARRIVAL_BASE};
+use http::{HttpConns, HTTP_BASE};
 use outbox::Io;
 use udp::Udp;
 pub use udp::UdpSetup;
@@ -163,6 +167,9 @@ pub struct Parts {
     pub admin_hash: Option<String>,
     /// What a flood of connections may cost.
     pub limits: NetLimits,
+    /// The file store (its flags and its index as the database kept it),
+    /// unless `--web off`.
+    pub files: Option<(crate::files::FilesConfig, crate::files::index::Index)>,
 }
 
 /// The limits that keep a flood of connections cheap.
@@ -241,6 +248,8 @@ pub struct Reactor {
     sndbuf: usize,
     /// Connections not yet handed to the room (sniffing, TLS handshakes).
     arrivals: Arrivals,
+    /// HTTP connections (plain or TLS).
+    http: HttpConns,
     /// `--announce`, if on.
     announcer: Option<Announcer>,
 }
@@ -278,7 +287,11 @@ impl Reactor {
             admin_hash,
             transport,
             announcer,
+            files,
         } = parts;
+        let listen = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
         let poll = Poll::new().context("cannot create the poller")?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
@@ -301,6 +314,14 @@ impl Reactor {
             }
         };
         disk.on_saved(wake.clone());
+        let files = match files {
+            Some((cfg, index)) => {
+                let io = crate::files::io::FileIo::start(cfg.dir.clone(), wake.clone())
+                    .context("cannot start the file thread")?;
+                Some(files::FileStore::new(cfg, index, io, listen))
+            }
+            None => None,
+        };
         let checker = match admin_hash {
             Some(hash) => Some(
                 Checker::start(hash, wake.clone())
@@ -344,6 +365,7 @@ impl Reactor {
                 disk,
                 searcher,
                 checker,
+                files,
                 max_outbuf,
                 max_lingering: limits.max_lingering,
                 now,
@@ -369,6 +391,7 @@ impl Reactor {
             exempt: limits.ip_exempt,
             connect_rate: limits.connect_rate.map(|rate| ConnectRate::new(rate, now)),
             sndbuf: limits.sndbuf,
+            http: HttpConns::new(transport.http.clone(), transport.tls_only),
             arrivals: Arrivals::new(transport),
             announcer,
         };
@@ -445,6 +468,7 @@ impl Reactor {
                     Token(key) if key >= ARRIVAL_BASE => {
                         self.arrival_event(key - ARRIVAL_BASE, now)
                     }
+                    Token(key) if key >= HTTP_BASE => self.http_event(key - HTTP_BASE, now),
                     Token(key) => {
                         if writable {
                             self.io.mark_dirty(key);
@@ -465,6 +489,8 @@ impl Reactor {
             }
             self.accept(now);
             self.expire_arrivals(now);
+            self.expire_http(now);
+            self.expire_files(now);
             if self.udp.as_ref().is_some_and(|u| u.pending) {
                 self.read_udp(now);
             }
@@ -478,6 +504,7 @@ impl Reactor {
             self.flush(now);
             self.reap(now);
             self.reap_arrivals();
+            self.reap_http();
             self.frames.trim(FRAMES_KEEP);
             self.io.turn.trim(TURN_KEEP);
             if let Some(deadline) = self.stopping {
@@ -511,6 +538,8 @@ impl Reactor {
             udp_sweep,
             self.io.closing.front().map(|(at, _, _)| *at),
             self.arrivals.next_deadline(),
+            self.http.next_deadline(),
+            self.files_deadline(now),
             self.accept_paused,
             self.stopping,
         ]
@@ -523,6 +552,7 @@ impl Reactor {
     /// Hands the model's answers and the admin password verdicts that
     /// have arrived to the room.
     fn take_answers(&mut self, now: Now) {
+        self.take_file_io(now);
         if let Some(checker) = &self.io.checker {
             let verdicts: Vec<_> = std::iter::from_fn(|| checker.try_verdict()).collect();
             for verdict in verdicts {

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! accepted ──sniff──┬─ TLS ClientHello ── handshake ──sniff──┬─ chat ─▶ room
-//!                   │                                        └─ HTTP ─▶ 501
-//!                   ├─ HTTP ─▶ 501 (--tls-only: redirect to https://)
+//!                   │                                        └─ HTTP ─▶ net::http
+//!                   ├─ HTTP ─▶ net::http (--tls-only: redirect to https://)
 //!                   └─ text, telnet or silence ─▶ room (--tls-only: refused)
 //! ```
 //!
@@ -39,7 +39,7 @@ pub enum Next {
     Handshake,
     /// A chat client: seat it in the room, its bytes are its first input.
     Chat,
-    /// Read the HTTP request head, then answer it.
+    /// An HTTP client: to the HTTP connections.
     Http,
     /// Plaintext chat under `--tls-only`: say how to connect, then close.
     NeedsTls,
@@ -81,81 +81,10 @@ pub fn decide(layer: Layer, first: &[u8], waited: bool, rules: Rules) -> Next {
     }
 }
 
-/// The longest HTTP request head read before answering; a longer one is
-/// answered as it stands.
-pub const HTTP_HEAD_MAX: usize = 8 * 1024;
-
-/// Whether `head` holds a whole request head (up to the empty line).
-pub fn head_complete(head: &[u8]) -> bool {
-    memchr::memmem::find(head, b"\r\n\r\n").is_some()
-        || memchr::memmem::find(head, b"\n\n").is_some()
-}
-
 /// The line that turns plaintext chat away under `--tls-only`, naming the
 /// address the client reached.
 pub fn tls_needed_line(host_port: &str) -> String {
     format!("[Server]: This server needs TLS. Connect with: suda connect --tls {host_port}\n")
-}
-
-/// What an HTTP client gets until the web side exists.
-const NOT_IMPLEMENTED_BODY: &str =
-    "This port speaks suda chat. Join with `suda connect HOST:PORT` \
-(add --tls for encryption), nc or telnet. There is no web page here yet.\n";
-
-/// The answer to any HTTP request for now: `501 Not Implemented`, plain
-/// text, and the connection closes.
-pub fn not_implemented() -> Vec<u8> {
-    response("501 Not Implemented", None, NOT_IMPLEMENTED_BODY)
-}
-
-/// Under `--tls-only`, a plaintext HTTP request is sent to the same place
-/// over `https://` (308: the method and body stay as they were). The
-/// request's `Host` is used when it is a plain host name or address,
-/// otherwise `fallback` (the address the client reached).
-///
-/// ```
-/// use suda::net::transport::redirect_to_https;
-/// let answer = redirect_to_https(b"GET /f/1/a.txt HTTP/1.1\r\nHost: chat.example:9999\r\n\r\n", "10.0.0.1:9999");
-/// let text = String::from_utf8(answer).unwrap();
-/// assert!(text.starts_with("HTTP/1.1 308 Permanent Redirect\r\n"));
-/// assert!(text.contains("\r\nLocation: https://chat.example:9999/f/1/a.txt\r\n"));
-/// ```
-pub fn redirect_to_https(head: &[u8], fallback: &str) -> Vec<u8> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.lines();
-    let target = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .filter(|t| {
-            t.starts_with('/') && t.len() <= 2048 && t.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .unwrap_or("/");
-    let host = lines
-        .take_while(|line| !line.trim().is_empty())
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
-        .map(|(_, value)| value.trim())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or(fallback);
-    let location = format!("https://{host}{target}");
-    let body = format!("This server needs TLS: {location}\n");
-    response("308 Permanent Redirect", Some(&location), &body)
-}
-
-/// An HTTP/1.1 response that closes the connection.
-fn response(status: &str, location: Option<&str>, body: &str) -> Vec<u8> {
-    let location = location.map_or(String::new(), |l| format!("Location: {l}\r\n"));
-    format!(
-        "HTTP/1.1 {status}\r\n{location}Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
 }
 
 #[cfg(test)]
@@ -198,33 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn heads() {
-        assert!(!head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n"));
-        assert!(head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-        assert!(head_complete(b"GET / HTTP/1.0\n\n"));
-    }
-
-    #[test]
-    fn answers_are_whole_http_responses() {
-        let answer = String::from_utf8(not_implemented()).expect("text");
-        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
-        assert!(head.starts_with("HTTP/1.1 501 Not Implemented\r\n"));
-        assert!(head.contains(&format!("Content-Length: {}", body.len())));
-        assert!(head.contains("Content-Type: text/plain"));
-    }
-
-    #[test]
-    fn a_redirect_never_carries_what_it_should_not() {
-        let text =
-            |head: &[u8]| String::from_utf8(redirect_to_https(head, "127.0.0.1:9")).expect("text");
-        // No Host, a target that is not a path, a Host with a line break
-        // smuggled in: the fallback and "/".
-        assert!(text(b"GET http://evil/ HTTP/1.1\r\n\r\n")
-            .contains("Location: https://127.0.0.1:9/\r\n"));
-        assert!(text(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n")
-            .contains("Location: https://127.0.0.1:9/\r\n"));
-        assert!(text(b"GET /a HTTP/1.1\r\nhost: [::1]:9\r\n\r\n")
-            .contains("Location: https://[::1]:9/a\r\n"));
+    fn the_tls_needed_line() {
         assert_eq!(
             tls_needed_line("h:1"),
             "[Server]: This server needs TLS. Connect with: suda connect --tls h:1\n"

@@ -5,6 +5,7 @@
 
 use crate::net::charset::Encoding;
 use crate::net::line::Line;
+use crate::room::commands::{UploadOffer, UploadRefused};
 use crate::room::schedules::Scheduled;
 use crate::room::ConnKey;
 #[cfg(doc)]
@@ -48,6 +49,16 @@ pub trait Outbox {
     /// [`Room::admin_verdict`] with the same `id`. Returns `false` if the
     /// check cannot be queued.
     fn check_admin(&mut self, id: u64, password: &str) -> bool;
+    /// `/upload`: a one-use upload link (`<url>/u/<token>`) for `offer`;
+    /// the upload's end comes back through [`Room::file_shared`].
+    ///
+    /// # Errors
+    ///
+    /// No link can be made: files are off, or no token could be had.
+    fn offer_upload(&mut self, offer: UploadOffer) -> Result<String, UploadRefused> {
+        let _ = offer;
+        Err(UploadRefused::Off)
+    }
 }
 
 /// A change to the pending scheduled messages, for the store.

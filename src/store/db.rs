@@ -34,6 +34,7 @@ use anyhow::anyhow;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
+use crate::files::index::{FileChange, FileEntry};
 use crate::room::schedules::{SavedState, Scheduled};
 use crate::room::StateChange;
 
@@ -60,6 +61,17 @@ pub const MIGRATIONS: &[&str] = &[
          created INTEGER NOT NULL,
          delivered_at INTEGER,
          author_ip TEXT
+     );",
+    // 2: shared files (issue 14): the index of the files directory, whose
+    // files are named by `id` (128 random bits in hex). Times are Unix
+    // milliseconds; a row is deleted when its file expires.
+    "CREATE TABLE files (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         uploader TEXT NOT NULL,
+         created INTEGER NOT NULL,
+         expires INTEGER NOT NULL
      );",
 ];
 
@@ -331,6 +343,59 @@ impl Store {
             "DELETE FROM schedules WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
             [before.as_millisecond()],
         )
+    }
+
+    /// The shared files' index (expired rows included: the server deletes
+    /// their files at start).
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed.
+    pub fn files(&self) -> anyhow::Result<Vec<FileEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, size, uploader, created, expires FROM files")
+            .map_err(|e| explain(&self.path, &e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(FileEntry {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    uploader: row.get(3)?,
+                    created: row.get(4)?,
+                    expires: row.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| explain(&self.path, &e))?;
+        Ok(rows)
+    }
+
+    /// Writes one change to the file index.
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed.
+    pub fn apply_file(&mut self, change: &FileChange) -> rusqlite::Result<()> {
+        match change {
+            FileChange::Added(e) => self.conn.execute(
+                "INSERT OR REPLACE INTO files (id, name, size, uploader, created, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    e.id,
+                    e.name,
+                    i64::try_from(e.size).unwrap_or(i64::MAX),
+                    e.uploader,
+                    e.created,
+                    e.expires
+                ],
+            )?,
+            FileChange::Removed(id) => self
+                .conn
+                .execute("DELETE FROM files WHERE id = ?1", params![id])?,
+        };
+        Ok(())
     }
 
     /// Folds the write-ahead log into the file and closes it, so a stopped

@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::files::index::FileChange;
 use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
 
@@ -67,6 +68,9 @@ enum Job {
     Log(String),
     /// A scheduled message came, went or was delivered.
     State(StateChange),
+    /// A shared file came or expired: written at once, in a transaction
+    /// of its own (files are few; a lost row only loses a link).
+    File(FileChange),
 }
 
 /// The reactor's handle on the disk thread.
@@ -193,6 +197,13 @@ impl Disk {
         let saved = change.saved();
         if !self.saving || !self.send(Job::State(change)) {
             self.instant.push(saved);
+        }
+    }
+
+    /// Queues a change to the file index (nothing without a database).
+    pub fn persist_file(&mut self, change: FileChange) {
+        if self.saving {
+            self.send(Job::File(change));
         }
     }
 
@@ -329,6 +340,12 @@ impl Worker {
             Job::State(change) => {
                 self.batch_since.get_or_insert_with(Instant::now);
                 self.batch.push(change);
+            }
+            Job::File(change) => {
+                if let Some(store) = &mut self.store {
+                    let result = store.apply_file(&change).map_err(io::Error::other);
+                    check("database", &mut self.store_failed, result);
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod avahi;
+pub mod http;
 pub mod netns;
 pub mod tls;
 

@@ -68,6 +68,26 @@ impl ServerCertVerifier for AnyCert {
     }
 }
 
+/// A blocking TLS session to `addr` that accepts any certificate.
+pub fn tls_stream(addr: SocketAddr) -> StreamOwned<ClientConnection, TcpStream> {
+    let config = ClientConfig::builder_with_provider(suda::net::tls::provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert::default()))
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").expect("name");
+    let conn = ClientConnection::new(Arc::new(config), name).expect("client");
+    let socket = TcpStream::connect_timeout(&addr, READ_TIMEOUT).expect("connect");
+    socket
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
+    socket
+        .set_write_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
+    StreamOwned::new(conn, socket)
+}
+
 /// A chat client over TLS.
 pub struct TlsClient {
     stream: StreamOwned<ClientConnection, TcpStream>,
@@ -185,6 +205,16 @@ impl TlsClient {
                 Some(line) if line == wanted.as_bytes() => return before,
                 Some(line) => before.push(String::from_utf8_lossy(&line).into_owned()),
                 None => panic!("end before {wanted:?}; got {before:?}"),
+            }
+        }
+    }
+
+    /// Reads until a line starting with `prefix`; returns it.
+    pub fn until_prefix_tls(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Arrival: a new connection between accept and the room. Its first bytes
 //! say what it speaks ([`transport::decide`]); a TLS client gets its
-//! handshake here, an HTTP client its answer, and a chat client (plain or
+//! handshake here, an HTTP client is passed on, and a chat client (plain or
 //! TLS) is handed to the room only then, so the banner comes after the
 //! choice and the room never sees a socket that is not chat.
 //!
@@ -11,18 +11,23 @@
 //! while sniffing is put back in front of the stream
 //! ([`TlsStream::replay`](crate::net::tls::stream::TlsStream::replay)).
 //!
+//! An HTTP client goes on to the HTTP connections (`http.rs`), which
+//! have a slab and limits of their own.
+//!
 //! Every arrival has a deadline: `--sniff-wait` for the first bytes (then
 //! silence means chat), `--tls-handshake-timeout` for the handshake (then
-//! it is closed), the close linger for an answered HTTP request.
+//! it is closed), the close linger for one refused on the way.
 
 use super::{Reactor, CLOSE_LINGER};
 use crate::clock::Now;
 use crate::net::charset::Charset;
 use crate::net::conn::{Conn, Stream};
+use crate::net::http::HttpLimits;
 use crate::net::sniff::SNIFF_BYTES;
 use crate::net::tls::stream::TlsStream;
 use crate::net::tls::ServerTls;
-use crate::net::transport::{self, Layer, Next, Rules, HTTP_HEAD_MAX};
+use crate::net::transport::{self, Layer, Next, Rules};
+use crate::net::wire::{is_wait, Wire};
 use crate::room::Via;
 
 /// Telnet's "interpret as command" byte, which starts every negotiation.
@@ -31,8 +36,8 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 use std::collections::BTreeSet;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +62,8 @@ pub struct TransportSetup {
     pub handshake_timeout: Duration,
     /// `--max-handshakes`.
     pub max_arrivals: usize,
+    /// `--web` and the HTTP limits.
+    pub http: HttpLimits,
 }
 
 /// Every connection not yet handed to the room.
@@ -144,78 +151,11 @@ enum State {
     Handshaking(Box<ServerTls>),
     /// TLS is up; waiting for the first plaintext, kept here.
     Opened(Box<ServerTls>, Vec<u8>),
-    /// Reading an HTTP request head before answering it.
-    Http {
-        /// The connection.
-        wire: Wire,
-        /// The head so far (at most [`HTTP_HEAD_MAX`]).
-        head: Vec<u8>,
-        /// Plain (`--tls-only` redirects) or inside TLS.
-        layer: Layer,
-    },
     /// Answered: input is read and dropped until the peer hangs up, so
     /// the answer is not destroyed by a reset.
     Closing(Wire),
     /// Handed on, or between two states.
     Gone,
-}
-
-/// A socket with or without TLS, before it is a chat [`Stream`].
-#[derive(Debug)]
-enum Wire {
-    Plain(TcpStream),
-    Tls(Box<ServerTls>),
-}
-
-impl Wire {
-    fn socket_mut(&mut self) -> &mut TcpStream {
-        match self {
-            Wire::Plain(s) => s,
-            Wire::Tls(s) => s.socket_mut(),
-        }
-    }
-
-    /// Says `bytes` (a line, an HTTP answer: small enough for any socket
-    /// buffer) and closes our sending side.
-    fn say_and_shut(&mut self, bytes: &[u8]) {
-        // A peer that cannot take a few hundred bytes is not listening.
-        let _ = self.write_all(bytes);
-        match self {
-            Wire::Plain(s) => {
-                let _ = s.shutdown(Shutdown::Write);
-            }
-            Wire::Tls(s) => {
-                let _ = s.flush();
-                s.close_notify();
-                let _ = s.socket().shutdown(Shutdown::Write);
-            }
-        }
-    }
-}
-
-impl Read for Wire {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.read(buf),
-            Wire::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Wire {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.write(buf),
-            Wire::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Wire::Plain(_) => Ok(()),
-            Wire::Tls(s) => s.flush(),
-        }
-    }
 }
 
 /// What a step left the arrival as.
@@ -225,6 +165,9 @@ enum Outcome {
     /// A chat client: to the room; `true` if its first byte was telnet's
     /// IAC (it negotiates, so even the banner needs CR LF).
     Seat(Stream, &'static str, bool),
+    /// An HTTP client: to the HTTP connections, with the bytes read so
+    /// far (inside TLS; a plain socket was only peeked at).
+    Http(Wire, Vec<u8>, Layer),
     /// Close it (dropping the socket).
     Close(&'static str),
 }
@@ -383,6 +326,20 @@ impl Reactor {
                 self.arrivals.finish(key);
                 self.seat(stream, peer, how, telnet, now);
             }
+            Outcome::Http(wire, first, layer) => {
+                if let Some(wire) = self.start_http(wire, peer, layer, first, now) {
+                    // Too many HTTP connections: it was answered 503 and
+                    // lingers here until it hangs up.
+                    let registry = self.poll.registry();
+                    if let Some(arrival) = self.arrivals.slab.get_mut(key) {
+                        arrival.state = State::Closing(wire);
+                        watch_output(arrival, key, registry);
+                    }
+                    self.arrivals.set_deadline(key, now.mono + CLOSE_LINGER);
+                } else {
+                    self.arrivals.finish(key);
+                }
+            }
             Outcome::Close(why) => {
                 log::debug!("arrival from {peer}: {why}");
                 self.close_arrival(key);
@@ -440,10 +397,7 @@ fn watch_output(arrival: &mut Arrival, key: usize, registry: &Registry) {
             let blocked = t.has_unsent();
             (t.socket_mut(), blocked)
         }
-        State::Http {
-            wire: Wire::Tls(t), ..
-        }
-        | State::Closing(Wire::Tls(t)) => {
+        State::Closing(Wire::Tls(t)) => {
             let blocked = t.has_unsent();
             (t.socket_mut(), blocked)
         }
@@ -500,12 +454,8 @@ fn step(
                     _ => (Outcome::Close("TLS could not start"), None),
                 },
                 Next::Http => (
-                    Outcome::Stay(State::Http {
-                        wire: Wire::Plain(tcp),
-                        head: Vec::new(),
-                        layer: Layer::Plain,
-                    }),
-                    Some(setup.handshake_timeout),
+                    Outcome::Http(Wire::Plain(tcp), Vec::new(), Layer::Plain),
+                    None,
                 ),
                 Next::NeedsTls => {
                     let here = tcp
@@ -560,14 +510,7 @@ fn step(
             }
             match transport::decide(Layer::Tls, &first, waited, rules) {
                 Next::Wait => (Outcome::Stay(State::Opened(tls, first)), None),
-                Next::Http => (
-                    Outcome::Stay(State::Http {
-                        wire: Wire::Tls(tls),
-                        head: first,
-                        layer: Layer::Tls,
-                    }),
-                    Some(setup.handshake_timeout),
-                ),
+                Next::Http => (Outcome::Http(Wire::Tls(tls), first, Layer::Tls), None),
                 // Inside TLS nothing else is possible: it is chat.
                 _ => {
                     let telnet = first.first() == Some(&IAC);
@@ -575,49 +518,6 @@ fn step(
                     (Outcome::Seat(Stream::Tls(tls), "TLS", telnet), None)
                 }
             }
-        }
-        State::Http {
-            mut wire,
-            mut head,
-            layer,
-        } => {
-            let mut ended = expired;
-            let mut chunk = [0u8; 2048];
-            while !ended && head.len() < HTTP_HEAD_MAX && !transport::head_complete(&head) {
-                let room = (HTTP_HEAD_MAX - head.len()).min(chunk.len());
-                match wire.read(&mut chunk[..room]) {
-                    Ok(0) => ended = true,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    Err(e) if is_wait(&e) => break,
-                    Err(_) => return (Outcome::Close("failed during an HTTP request"), None),
-                }
-            }
-            if !(ended || head.len() >= HTTP_HEAD_MAX || transport::head_complete(&head)) {
-                return (Outcome::Stay(State::Http { wire, head, layer }), None);
-            }
-            let answer = if layer == Layer::Plain && rules.tls_only {
-                let here = wire
-                    .socket_mut()
-                    .local_addr()
-                    .map_or_else(|_| "localhost".to_string(), |a| a.to_string());
-                transport::redirect_to_https(&head, &here)
-            } else {
-                transport::not_implemented()
-            };
-            let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-            // Debug, and quoted: scanners send plenty, and bytes from the
-            // network must not paint the operator's terminal.
-            log::debug!(
-                "HTTP request from {peer} answered with {}: {:?}",
-                if layer == Layer::Plain && rules.tls_only {
-                    "a redirect to https://"
-                } else {
-                    "501"
-                },
-                String::from_utf8_lossy(&first_line[..first_line.len().min(120)]).trim_end()
-            );
-            wire.say_and_shut(&answer);
-            (Outcome::Stay(State::Closing(wire)), Some(CLOSE_LINGER))
         }
         State::Closing(mut wire) => {
             if expired {
@@ -636,12 +536,4 @@ fn step(
         }
         State::Gone => (Outcome::Close("gone"), None),
     }
-}
-
-/// `WouldBlock` and `Interrupted`: try again at the next event.
-fn is_wait(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }

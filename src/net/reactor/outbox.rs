@@ -35,6 +35,8 @@ pub(super) struct Io {
     pub(super) searcher: Option<Searcher>,
     /// The admin password checker, with `--admin-password-file`.
     pub(super) checker: Option<Checker>,
+    /// The file store, unless `--web off`.
+    pub(super) files: Option<super::files::FileStore>,
     /// `--max-outbuf`.
     pub(super) max_outbuf: usize,
     /// `--max-lingering`.
@@ -193,6 +195,13 @@ impl Outbox for Io {
                 text: question.to_string(),
             })
             .is_ok()
+    }
+
+    fn offer_upload(
+        &mut self,
+        offer: crate::room::commands::UploadOffer,
+    ) -> Result<String, crate::room::commands::UploadRefused> {
+        self.make_offer(offer)
     }
 
     fn check_admin(&mut self, id: u64, password: &str) -> bool {

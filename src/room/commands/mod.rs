@@ -15,6 +15,7 @@ mod rename;
 mod schedule;
 mod search;
 mod unban;
+mod upload;
 mod users;
 mod whisper;
 
@@ -22,6 +23,7 @@ pub(in crate::room) use schedule::wall_delay;
 #[cfg(test)]
 pub(in crate::room) use search::answer_lines;
 pub(in crate::room) use search::PendingSearch;
+pub use upload::{FileShared, RefusedUpload, UploadOffer, UploadRefused};
 
 use crate::clock::Now;
 use crate::room::{ConnKey, Outbox, Room};
@@ -48,6 +50,8 @@ pub mod usage {
     pub const SEARCH: &str = "/search <question>";
     /// `/encoding`.
     pub const ENCODING: &str = "/encoding <utf-8|cp949>";
+    /// `/upload`.
+    pub const UPLOAD: &str = "/upload [@nick] <file name>";
 }
 
 /// The lines of `/help` (without the `[Server]: ` prefix): a heading,
@@ -86,6 +90,7 @@ pub const HELP: &[(&str, &str)] = &[
         usage::SEARCH,
         "ask the AI; the answer is shared (also /ask)",
     ),
+    (usage::UPLOAD, "share a file with everyone or one person"),
     (
         "/encoding <utf-8|cp949>",
         "set the text encoding of your terminal",
@@ -156,6 +161,13 @@ pub enum Command<'a> {
     Encoding(&'a str),
     /// `/emoticons`.
     Emoticons,
+    /// `/upload [@nick] <file name>`.
+    Upload {
+        /// The one recipient, as typed (without `@`).
+        to: Option<&'a str>,
+        /// The file name, as typed.
+        name: &'a str,
+    },
     /// `/exit`, `/quit`, `#exit`.
     Exit,
     /// A known command with missing or malformed arguments: its usage line.
@@ -248,6 +260,19 @@ impl<'a> Command<'a> {
             "search" | "ask" => need(usage::SEARCH, Command::Search(args)),
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
             "emoticons" => Command::Emoticons,
+            "upload" => match args.strip_prefix('@').map(first_word) {
+                Some((to, name)) if !to.is_empty() && !name.is_empty() => {
+                    Command::Upload { to: Some(to), name }
+                }
+                Some(_) => Command::Usage(usage::UPLOAD),
+                None => need(
+                    usage::UPLOAD,
+                    Command::Upload {
+                        to: None,
+                        name: args,
+                    },
+                ),
+            },
             "exit" | "quit" => Command::Exit,
             _ => Command::Unknown(name),
         }
@@ -279,6 +304,7 @@ impl Room {
             Command::Search(question) => self.search(key, question, now, out),
             Command::Encoding(name) => self.set_encoding(key, name, now, out),
             Command::Emoticons => self.list_emoticons(key, now, out),
+            Command::Upload { to, name } => self.upload(key, to, name, now, out),
             Command::Exit => {
                 let nick = self.nick(key).unwrap_or_default().to_string();
                 self.tell(key, now, out, format_args!("Bye, {nick}!"));
@@ -338,6 +364,25 @@ mod tests {
             }
         );
         assert_eq!(Command::parse("/ask why?"), Command::Search("why?"));
+        assert_eq!(
+            Command::parse("/upload 과제 1.hwp"),
+            Command::Upload {
+                to: None,
+                name: "과제 1.hwp"
+            }
+        );
+        assert_eq!(
+            Command::parse("/upload @Bob a.txt"),
+            Command::Upload {
+                to: Some("Bob"),
+                name: "a.txt"
+            }
+        );
+        assert_eq!(
+            Command::parse("/upload @Bob"),
+            Command::Usage(usage::UPLOAD)
+        );
+        assert_eq!(Command::parse("/upload"), Command::Usage(usage::UPLOAD));
     }
 
     #[test]
