@@ -581,7 +581,6 @@ fn joined_client(server: &util::Server, nick: &str, dir: &Path) -> ChatClient {
 /// The whole flow for the room: Bob's `/send` of a file with a Hangul name
 /// and a space, the offer at Alice's, her `/get`, the same bytes on disk.
 #[test]
-#[ignore = "needs the server side of issue 14 (branch files)"]
 fn send_and_get_between_two_clients() {
     let server = util::Server::start(&[]);
     let shared = tempfile::tempdir().expect("dir");
@@ -596,10 +595,10 @@ fn send_and_get_between_two_clients() {
     bob.send(&format!("/send {}", path.display()));
     // Plain output: the server's own lines, as sent.
     until_prefix(&mut bob, "[Server]: Upload within 10 minutes: curl -T ");
-    until_prefix(&mut bob, "[Server]: Shared 보고서 최종.bin (3.0 MiB).");
+    until_prefix(&mut bob, "[Server]: Shared 보고서 최종.bin (3 MiB).");
     let offer = until_prefix(
         &mut alice,
-        "[File from Bob] 보고서 최종.bin (3.0 MiB) http://",
+        "[File from Bob] 보고서 최종.bin (3 MiB) http://",
     );
     assert!(offer.contains("/f/"), "{offer}");
     bob.send("still chatting");
@@ -621,7 +620,7 @@ fn send_and_get_between_two_clients() {
     let (status, stderr) = bob.finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("suda: Sent 보고서 최종.bin (3.0 MiB).\n"),
+        stderr.contains("suda: Sent 보고서 최종.bin (3 MiB).\n"),
         "{stderr}"
     );
 }
@@ -629,7 +628,6 @@ fn send_and_get_between_two_clients() {
 /// `/send <path> <nick>`: only that person is offered the file; someone
 /// else in the room (with nc) sees nothing of it.
 #[test]
-#[ignore = "needs the server side of issue 14 (branch files)"]
 fn a_file_for_one_person_reaches_only_them() {
     let server = util::Server::start(&[]);
     let shared = tempfile::tempdir().expect("dir");
@@ -660,7 +658,6 @@ fn a_file_for_one_person_reaches_only_them() {
 /// client says the upload failed with the HTTP status, nobody is offered
 /// anything.
 #[test]
-#[ignore = "needs the server side of issue 14 (branch files)"]
 fn an_oversize_file_is_refused_plainly() {
     let server = util::Server::start(&["--max-file-size", "1KiB"]);
     let shared = tempfile::tempdir().expect("dir");

@@ -176,6 +176,7 @@ pub fn size_bound(size: &str) -> Option<u64> {
         "MiB" => 20,
         "GiB" => 30,
         "TiB" => 40,
+        "PiB" => 50,
         _ => return None,
     };
     let (whole, tenths) = match number.split_once('.') {
@@ -201,27 +202,17 @@ pub fn size_bound(size: &str) -> Option<u64> {
     (tenths_total * 2 + 1).checked_mul(unit).map(|v| v / 20)
 }
 
-/// A byte count in the server's style (`830 B`, `1.2 KiB`, `3.4 MiB`),
-/// for the progress line.
+/// A byte count as the server writes it (`830 B`, `1.2 KiB`, `3 MiB`),
+/// for the client's own lines and the progress row.
 ///
 /// ```
 /// use suda::client::files::human;
 /// assert_eq!(human(830), "830 B");
 /// assert_eq!(human(1230), "1.2 KiB");
-/// assert_eq!(human(3 << 30), "3.0 GiB");
+/// assert_eq!(human(3 << 30), "3 GiB");
 /// ```
 pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    crate::files::names::human_size(bytes)
 }
 
 /// Whether `c` may not appear in a saved file name: controls (a newline in
