@@ -684,3 +684,63 @@ fn an_oversize_file_is_refused_plainly() {
     let seen = alice.sync();
     assert!(!seen.iter().any(|l| l.contains("[File from")), "{seen:?}");
 }
+
+/// A server whose uploads are all busy answers `503` with `Retry-After`:
+/// the client waits that long and sends the whole file again.
+#[test]
+fn a_busy_server_gets_the_upload_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("a.bin");
+    let body = pattern(50_000);
+    std::fs::write(&path, &body).expect("write");
+    let chat = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let http = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = http.local_addr().expect("addr").port();
+    let files = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for reply in [
+            &b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"[..],
+            &b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"[..],
+        ] {
+            let (stream, _) = http.accept().expect("accept");
+            stream
+                .set_read_timeout(Some(READ_TIMEOUT))
+                .expect("timeout");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("head");
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.trim().parse().expect("length");
+                }
+            }
+            let mut got = vec![0u8; length];
+            reader.read_exact(&mut got).expect("body");
+            bodies.push(got);
+            let mut stream = stream;
+            stream.write_all(reply).expect("answer");
+        }
+        bodies
+    });
+    let link =
+        format!("[Server]: Upload within 10 minutes: curl -T 'a.bin' http://127.0.0.1:{port}/u/t");
+    let server = fake_chat(chat.try_clone().expect("clone"), vec![], Some(link), None);
+    let mut client = bob(&chat, dir.path(), &[]);
+    client.joined("Bob");
+    client.send(&format!("/send {}", path.display()));
+    client.close_stdin();
+    let (status, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("suda: Sent a.bin (48.8 KiB).\n"),
+        "{stderr}"
+    );
+    let bodies = files.join().expect("http thread");
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies.iter().all(|b| sha256(b) == sha256(&body)));
+    server.join().expect("chat thread");
+}

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -36,6 +36,13 @@ pub const LINK_WAIT: Duration = Duration::from_secs(30);
 
 /// Progress is reported (and the bar redrawn) at most this often.
 const REPORT_EVERY: Duration = Duration::from_millis(200);
+
+/// Tries of an upload the server is too busy for (`503`).
+const BUSY_RETRIES: usize = 4;
+
+/// The longest `Retry-After` obeyed, in seconds: a server asking for more
+/// is asked again sooner.
+const MAX_RETRY_AFTER: u64 = 30;
 
 /// Bytes moved per read and write.
 const CHUNK: usize = 64 * 1024;
@@ -542,7 +549,30 @@ impl Upload {
         }
     }
 
+    /// PUTs the file, again after a `503` (the server's uploads are all
+    /// busy: it says when to come back, and the link stays good).
     fn put(&mut self, link: &Link, reporter: &mut Reporter) -> Result<(), String> {
+        for _ in 0..BUSY_RETRIES {
+            match self.attempt(link, reporter)? {
+                None => return Ok(()),
+                Some(wait) => {
+                    std::thread::sleep(wait);
+                    self.file
+                        .seek(io::SeekFrom::Start(0))
+                        .map_err(|e| format!("cannot read the file: {e}."))?;
+                    reporter.progress(0, Some(self.size));
+                }
+            }
+        }
+        Err("the server is busy with other uploads (HTTP 503); /send it again later.".into())
+    }
+
+    /// One try: `Some(wait)` if the server is busy and asks to come back.
+    fn attempt(
+        &mut self,
+        link: &Link,
+        reporter: &mut Reporter,
+    ) -> Result<Option<Duration>, String> {
         let mut conn = link.open(&self.url)?;
         let extra = format!(
             "Content-Length: {}\r\nContent-Type: application/octet-stream\r\n",
@@ -579,7 +609,15 @@ impl Upload {
             (Err(why), None) => return Err(format!("{why}.")),
         };
         match head.status {
-            200..=299 => Ok(()),
+            200..=299 => Ok(None),
+            503 => {
+                let wait = head
+                    .header("retry-after")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(5)
+                    .clamp(1, MAX_RETRY_AFTER);
+                Ok(Some(Duration::from_secs(wait)))
+            }
             413 => {
                 let text = conn.error_text(&head);
                 Err(format!(
