@@ -744,3 +744,62 @@ fn a_busy_server_gets_the_upload_again() {
     assert!(bodies.iter().all(|b| sha256(b) == sha256(&body)));
     server.join().expect("chat thread");
 }
+
+/// Over TLS through the real server: the links are https:// and the
+/// transfers trust the chat's certificate, first-used and remembered
+/// once, without a second question.
+#[test]
+fn send_and_get_over_tls() {
+    let server = util::Server::start(&["--tls-self-signed"]);
+    let keys = tempfile::tempdir().expect("dir");
+    let shared = tempfile::tempdir().expect("dir");
+    let saved = tempfile::tempdir().expect("dir");
+    let body = pattern(500_000);
+    let path = shared.path().join("secret.pdf");
+    std::fs::write(&path, &body).expect("write");
+    let known = keys.path().join("known_servers").display().to_string();
+    let start = |nick: &str, dir: &Path| {
+        let dir = dir.display().to_string();
+        let mut client = server.chat_client(&[
+            "--tls",
+            "--known-servers",
+            &known,
+            "--nick",
+            nick,
+            "--download-dir",
+            &dir,
+        ]);
+        client.joined(nick);
+        client
+    };
+    let mut alice = start("Alice", saved.path());
+    let mut bob = start("Bob", shared.path());
+    until_prefix(&mut alice, "[Server]: Bob has joined the chat.");
+    bob.send(&format!("/send {}", path.display()));
+    until_prefix(
+        &mut bob,
+        "[Server]: Upload within 10 minutes: curl -T 'secret.pdf' https://",
+    );
+    until_prefix(&mut bob, "[Server]: Shared secret.pdf (488.3 KiB).");
+    until_prefix(
+        &mut alice,
+        "[File from Bob] secret.pdf (488.3 KiB) https://",
+    );
+    alice.send("/get");
+    alice.close_stdin();
+    let (status, stderr) = alice.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let got = std::fs::read(saved.path().join("secret.pdf")).expect("saved");
+    assert_eq!(sha256(&got), sha256(&body));
+    bob.close_stdin();
+    let (status, stderr) = bob.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("suda: Sent secret.pdf (488.3 KiB).\n"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("first time"),
+        "asked once, by Alice: {stderr}"
+    );
+}
