@@ -173,6 +173,7 @@ fn help_lists_every_command_itself_included() {
         "/unban <nick> ",
         "/admin <password> ",
         "/search <question> ",
+        "/upload [@nick] <file name> ",
         "/encoding <utf-8|cp949> ",
         "/emoticons ",
         "/exit ",
@@ -183,7 +184,7 @@ fn help_lists_every_command_itself_included() {
             .count();
         assert_eq!(listed, 1, "{command:?} in {lines:#?}");
     }
-    assert_eq!(lines.len(), 15, "{lines:#?}");
+    assert_eq!(lines.len(), 16, "{lines:#?}");
     // No model configured: /search is there, marked.
     let search = lines
         .iter()

@@ -490,3 +490,30 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn a_body_longer_than_announced_is_not_taken_for_the_file() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    let link = upload_link(&mut alice, "/upload five.txt");
+    let mut http = Http::connect(server.addr);
+    http.send(
+        format!(
+            "PUT {} HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello, and more bytes\r\n\r\n",
+            path_of(&link)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(http.reply(false).status, 201);
+    // What follows the announced length is read as the next request.
+    assert_eq!(http.reply(false).status, 400);
+    assert!(http.closed());
+    let line = bob.until_prefix("[File from Alice] ");
+    assert!(
+        line.starts_with("[File from Alice] five.txt (5 B) "),
+        "{line}"
+    );
+    let url = line.rsplit(' ').next().expect("url").to_string();
+    assert_eq!(Http::connect(server.addr).get(path_of(&url)).body, b"hello");
+}

@@ -390,9 +390,6 @@ impl Reactor {
     /// Moves a download on: sends what is queued, asks for the next chunk
     /// when little is left. `true` if the connection left the download phase.
     pub(super) fn step_download(&mut self, key: usize, expired: bool) -> bool {
-        let Some(files) = &mut self.io.files else {
-            return false;
-        };
         let Some(conn) = self.http.slab.get_mut(key) else {
             return false;
         };
@@ -400,11 +397,23 @@ impl Reactor {
             self.close_http(key, "did not read its download");
             return false;
         }
+        let before = conn.unsent();
         if conn.send().is_err() {
             self.close_http(key, "failed during a download");
             return false;
         }
         let unsent = conn.unsent();
+        if unsent < before {
+            // The client reads: a slow reader is not a stalled one.
+            let at = self.io.now + self.http.limits.timeout;
+            self.http.set_deadline(key, at);
+        }
+        let Some(files) = &mut self.io.files else {
+            return false;
+        };
+        let Some(conn) = self.http.slab.get_mut(key) else {
+            return false;
+        };
         let Phase::Download(d) = &mut conn.phase else {
             return true;
         };
