@@ -535,6 +535,17 @@ pub struct ConnectArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub close_wait: Duration,
 
+    /// Where `/get` saves files [default: ~/Downloads if it exists, else
+    /// the current folder]. A file is never saved over another: a name in
+    /// use gets ` (1)`, ` (2)`, ... before its extension.
+    #[arg(long, value_name = "DIR")]
+    pub download_dir: Option<PathBuf>,
+
+    /// A file transfer (`/send`, `/get`) that moves no byte for this long
+    /// is given up, so a server that stops answering does not hold it forever.
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub transfer_timeout: Duration,
+
     /// Longest line taken from the server or from standard input; the
     /// server's own lines are at most its --max-line (1MiB at most) plus a
     /// nickname.

@@ -28,6 +28,13 @@
 //! still read as UTF-8 (the welcome, sent before the server heard our
 //! request). The transcript is UTF-8 whatever the terminal speaks.
 //!
+//! Files: `/send <path> [nick]` and `/get [n]` are the client's own
+//! commands ([`files`], [`transfer`]): each transfer runs on a thread and
+//! a connection of its own ([`http`]) with its progress in a status row,
+//! while chat goes on. End of input waits for running transfers (the
+//! server announces a file only while its uploader is still there);
+//! `/exit`, Ctrl-C or a signal leaves at once and abandons them.
+//!
 //! Exit codes: 0 when the user left (`/exit`, end of input, Ctrl-D or
 //! Ctrl-C), 1 when the connection could not be made or was lost, 2 for a
 //! bad command line, 3 when kicked. Each failure prints one line on
@@ -35,6 +42,8 @@
 
 pub mod discover;
 pub mod editor;
+pub mod files;
+pub mod http;
 pub mod known_servers;
 pub mod locale;
 pub mod login;
@@ -44,6 +53,7 @@ pub mod server_line;
 pub mod stdin;
 pub mod tls;
 pub mod transcript;
+pub mod transfer;
 pub mod transport;
 
 use std::collections::VecDeque;
@@ -65,6 +75,7 @@ use screen::{Mode, Screen, Typed};
 use server_line::{strip_stamp, Event};
 use stdin::Stdin;
 use transcript::Transcript;
+use transfer::{Seen, Transfers};
 use transport::{Drained, Received, Target, Transport};
 
 /// The connection to the server.
@@ -75,6 +86,8 @@ const STDIN: Token = Token(1);
 const STOP: Token = Token(2);
 /// SIGWINCH: the terminal changed size.
 const RESIZE: Token = Token(3);
+/// A file transfer thread has news.
+const WAKE: Token = Token(4);
 
 /// Exit code after a kick, so a script can tell it from a lost connection.
 pub const EXIT_KICKED: u8 = 3;
@@ -217,6 +230,10 @@ struct Session {
     resize: Option<mio::net::UnixStream>,
     /// The end, once decided.
     end: Option<End>,
+    /// `/send`, `/get` and the offers.
+    files: Transfers,
+    /// Input ended while transfers ran, and the user was told we wait.
+    told_waiting: bool,
 }
 
 impl Session {
@@ -232,6 +249,13 @@ impl Session {
                 args.log_dir.display()
             ));
         }
+        let download_dir = match &args.download_dir {
+            Some(dir) if !dir.is_dir() => {
+                return Err(anyhow!("--download-dir {}: no such folder", dir.display()));
+            }
+            Some(dir) => dir.clone(),
+            None => default_download_dir(),
+        };
         let password = args
             .password_file
             .as_deref()
@@ -257,6 +281,16 @@ impl Session {
         transport
             .register(poll.registry(), SERVER)
             .context("cannot poll the connection")?;
+        let waker = std::sync::Arc::new(
+            mio::Waker::new(poll.registry(), WAKE).context("cannot start the event loop")?,
+        );
+        let files = Transfers::new(
+            waker,
+            download_dir,
+            args.trust(),
+            transport.peer_fingerprint(),
+            args.transfer_timeout,
+        );
         let stdin =
             Stdin::register(poll.registry(), STDIN).context("cannot read standard input")?;
 
@@ -319,6 +353,8 @@ impl Session {
             stop,
             resize,
             end: None,
+            files,
+            told_waiting: false,
             args,
         };
         // Before anything else, so even the server's first Hangul is in our
@@ -350,13 +386,14 @@ impl Session {
                 }
                 return Err(e).context("polling failed");
             }
-            let (mut stop, mut resized) = (false, false);
+            let (mut stop, mut resized, mut woke) = (false, false, false);
             for event in events.iter() {
                 match event.token() {
                     SERVER => self.server_ready = true,
                     STDIN => self.stdin_ready = true,
                     STOP => stop = true,
                     RESIZE => resized = true,
+                    WAKE => woke = true,
                     _ => {}
                 }
             }
@@ -370,6 +407,11 @@ impl Session {
                 }
                 self.screen.resize();
             }
+            if woke {
+                for notice in self.files.drain() {
+                    self.screen.notice(&notice);
+                }
+            }
             if self.server_ready {
                 self.receive(&mut received)?;
             }
@@ -377,7 +419,16 @@ impl Session {
                 self.read_stdin(&mut typed);
             }
             if self.input_ended && self.held.is_empty() && self.closing.is_none() {
-                self.begin_close();
+                if !self.files.busy() {
+                    self.begin_close();
+                } else if !self.told_waiting {
+                    self.told_waiting = true;
+                    let n = self.files.count();
+                    let s = if n == 1 { "" } else { "s" };
+                    self.screen.notice(&format!(
+                        "Waiting for {n} file transfer{s} to finish before leaving (Ctrl-C leaves now)."
+                    ));
+                }
             }
             self.timers(Instant::now())?;
         }
@@ -393,6 +444,8 @@ impl Session {
         if let Err(e) = self.transcript.flush() {
             self.transcript_failed(&e);
         }
+        let status = self.files.status(self.screen.columns());
+        self.screen.set_status(status);
         self.screen
             .flush()
             .context("cannot write to standard output")?;
@@ -405,6 +458,7 @@ impl Session {
             return Some(Duration::ZERO);
         }
         let mut next = earliest(self.closing, self.transport.deadline());
+        next = earliest(next, self.files.deadline());
         if self.transport.is_udp() {
             if !self.heard {
                 next = earliest(next, Some(self.started + self.args.connect_timeout));
@@ -416,6 +470,9 @@ impl Session {
 
     /// Deadlines: the wait after leaving, the UDP answer and keep-alive.
     fn timers(&mut self, now: Instant) -> anyhow::Result<()> {
+        for notice in self.files.expire(now) {
+            self.screen.notice(&notice);
+        }
         if self.closing.is_some_and(|at| now >= at) {
             let end = self.closed_end(None);
             self.end.get_or_insert(end);
@@ -525,13 +582,28 @@ impl Session {
         } else if history {
             // History: shown marked; written to the transcript only if the
             // user never saw it (a catch-up), so nothing is written twice.
+            // A replayed offer is numbered too, so a latecomer can /get it.
             self.replaying -= 1;
-            self.screen.replayed(&text);
+            match self.files.seen(strip_stamp(&text)) {
+                Seen::Instead(shown) if !self.screen.plain() => self.screen.replayed(&shown),
+                _ => self.screen.replayed(&text),
+            }
             if self.catching_up {
                 self.record(&text);
             }
         } else {
-            self.screen.show(&text);
+            // The transcript keeps the server's line; the screen may number
+            // an offer or say what the client does with an upload link.
+            let seen = if whole {
+                self.files.seen(&text)
+            } else {
+                Seen::Other
+            };
+            match seen {
+                Seen::Instead(shown) if !self.screen.plain() => self.screen.show(&shown),
+                Seen::Notice(notice) if !self.screen.plain() => self.screen.notice(&notice),
+                _ => self.screen.show(&text),
+            }
             self.record(&text);
         }
         match event {
@@ -733,6 +805,10 @@ impl Session {
             return;
         }
         let first = line.split_whitespace().next().unwrap_or("");
+        if first.eq_ignore_ascii_case("/send") || first.eq_ignore_ascii_case("/get") {
+            self.file_command(first, line[first.len()..].trim());
+            return;
+        }
         if ["/exit", "/quit", "#exit"]
             .iter()
             .any(|exit| first.eq_ignore_ascii_case(exit))
@@ -754,6 +830,20 @@ impl Session {
             }
         }
         self.send_raw(&line);
+    }
+
+    /// `/send` or `/get`: the client's own commands, never sent as they are.
+    fn file_command(&mut self, command: &str, args: &str) {
+        let done = if command.eq_ignore_ascii_case("/send") {
+            self.files.send(args).map(|upload| self.send_raw(&upload))
+        } else {
+            self.files
+                .get(args)
+                .map(|notice| self.screen.notice(&notice))
+        };
+        if let Err(why) = done {
+            self.screen.notice(&why);
+        }
     }
 
     /// Sends lines held while the nickname was being answered.
@@ -804,6 +894,15 @@ fn local_time(format: &str) -> String {
         .to_zoned_datetime(jiff::tz::TimeZone::system())
         .strftime(format)
         .to_string()
+}
+
+/// Where `/get` saves without `--download-dir`: `~/Downloads` if there is
+/// one (where a browser would put the file), else the current folder.
+fn default_download_dir() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map(|home| std::path::Path::new(&home).join("Downloads"))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
 }
 
 /// The sooner of two optional deadlines.

@@ -43,7 +43,8 @@
 //! connection (TCP, TLS or UDP) and the keyboard.
 //!
 //! - [`client`]: the loop, the terminal display, the nickname answers, the
-//!   personal transcript.
+//!   personal transcript; `/send` and `/get` on threads of their own
+//!   (`client::files`, `client::transfer`, `client::http`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

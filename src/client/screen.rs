@@ -12,6 +12,11 @@
 //!   again below it with the cursor where it was, so typing goes on
 //!   undisturbed.
 //!
+//! While a file transfer runs (`/send`, `/get`), a status row with its
+//! progress sits above the input row (at the bottom when there is none)
+//! and is cleared and redrawn with it, so the two never garble each other
+//! or the messages scrolling past. Plain mode has no status row.
+//!
 //! Output is gathered during a turn of the client's loop and written at
 //! its end in one `write`, so a burst of messages redraws the input row
 //! once and never flickers.
@@ -22,7 +27,7 @@
 
 use std::io::{self, Write};
 
-use crossterm::cursor::MoveToColumn;
+use crossterm::cursor::{MoveToColumn, MoveUp};
 use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::QueueableCommand;
@@ -82,6 +87,10 @@ pub struct Screen {
     drawn: bool,
     /// Width of the terminal, in columns.
     columns: usize,
+    /// The transfers' progress, shown above the input row.
+    status: Option<String>,
+    /// The status row is on screen.
+    status_drawn: bool,
 }
 
 impl Screen {
@@ -110,6 +119,8 @@ impl Screen {
             secret: false,
             drawn: false,
             columns: 80,
+            status: None,
+            status_drawn: false,
         };
         if mode == Mode::Interactive {
             restore_terminal_on_panic();
@@ -118,6 +129,11 @@ impl Screen {
             screen.resize();
         }
         Ok(screen)
+    }
+
+    /// Whether lines are shown exactly as the server sent them.
+    pub fn plain(&self) -> bool {
+        self.mode == Mode::Plain
     }
 
     /// Whether keys come through [`Screen::keys`] (rather than lines).
@@ -215,8 +231,24 @@ impl Screen {
         self.drawn = false;
     }
 
+    /// Width of the terminal, in columns (for the status row).
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// The transfers' progress row (`None`: no row). Not in plain mode,
+    /// whose output stays what the server said.
+    pub fn set_status(&mut self, status: Option<String>) {
+        if self.mode == Mode::Plain || status == self.status {
+            return;
+        }
+        self.clear_row();
+        self.status = status;
+    }
+
     /// We are leaving: the input row goes away.
     pub fn leave(&mut self) {
+        self.status = None;
         self.editor.clear();
         self.clear_row();
         self.typing = false;
@@ -228,6 +260,19 @@ impl Screen {
     ///
     /// Standard output is closed.
     pub fn flush(&mut self) -> io::Result<()> {
+        if !self.status_drawn {
+            if let Some(status) = self.status.clone() {
+                let _ = self.buf.queue(Print('\r'));
+                self.styled(Paint::Dim, &status);
+                let _ = self.buf.queue(Clear(ClearType::UntilNewLine));
+                if self.typing {
+                    self.buf
+                        .extend_from_slice(if self.raw { b"\r\n" } else { b"\n" });
+                }
+                self.status_drawn = true;
+                self.drawn = false;
+            }
+        }
         if self.typing && !self.drawn {
             self.draw_row();
         }
@@ -281,6 +326,18 @@ impl Screen {
                 .and_then(|buf| buf.queue(Clear(ClearType::UntilNewLine)));
         }
         self.drawn = false;
+        if self.status_drawn {
+            // The status row is the one above (or, without an input row,
+            // this one): the next line is printed in its place.
+            if self.typing {
+                let _ = self.buf.queue(MoveUp(1));
+            }
+            let _ = self
+                .buf
+                .queue(Print('\r'))
+                .and_then(|buf| buf.queue(Clear(ClearType::UntilNewLine)));
+            self.status_drawn = false;
+        }
     }
 
     /// Draws the prompt and the visible part of the line being typed.

@@ -280,6 +280,25 @@ pub fn handshake(
     socket: std::net::TcpStream,
     timeout: Duration,
 ) -> Result<ClientTls, String> {
+    let (conn, socket) = handshake_blocking(prepared, socket, timeout)?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| super::transport::describe(&e))?;
+    Ok(TlsStream::new(conn, TcpStream::from_std(socket)))
+}
+
+/// [`handshake`] for a socket that stays blocking (a file transfer on a
+/// thread of its own, see [`http`](super::http)): the session and the
+/// socket, with `timeout` left as the socket's read and write timeout.
+///
+/// # Errors
+///
+/// As [`handshake`].
+pub fn handshake_blocking(
+    prepared: Prepared,
+    socket: std::net::TcpStream,
+    timeout: Duration,
+) -> Result<(ClientConnection, std::net::TcpStream), String> {
     let Prepared {
         mut conn,
         verifier,
@@ -348,10 +367,7 @@ pub fn handshake(
         }
         _ => {}
     }
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| super::transport::describe(&e))?;
-    Ok(TlsStream::new(conn, TcpStream::from_std(socket)))
+    Ok((conn, socket))
 }
 
 /// What the user is told when a server shows another certificate than the
@@ -397,6 +413,19 @@ impl Wire {
         match self {
             Wire::Plain(s) => s,
             Wire::Tls(s) => s.socket_mut(),
+        }
+    }
+
+    /// The SHA-256 of the certificate the server showed (TLS only): a
+    /// file transfer to the same server accepts that one and no other.
+    pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
+        match self {
+            Wire::Plain(_) => None,
+            Wire::Tls(s) => s
+                .connection()
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .map(|cert| Fingerprint::of(cert)),
         }
     }
 

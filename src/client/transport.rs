@@ -343,6 +343,14 @@ impl Transport {
         Ok(())
     }
 
+    /// The fingerprint of the server's certificate, over TLS.
+    pub fn peer_fingerprint(&self) -> Option<crate::net::tls::fingerprint::Fingerprint> {
+        match self {
+            Transport::Tcp(tcp) => tcp.stream.peer_fingerprint(),
+            Transport::Udp(_) => None,
+        }
+    }
+
     /// Bytes queued and not yet sent.
     pub fn unsent(&self) -> usize {
         match self {
@@ -403,7 +411,7 @@ impl Transport {
 
 /// A connected, blocking TCP stream to the first address that answers,
 /// with Nagle off (chat lines must not wait for each other).
-fn connect(target: &Target, timeout: Duration) -> Result<std::net::TcpStream, String> {
+pub fn connect(target: &Target, timeout: Duration) -> Result<std::net::TcpStream, String> {
     let mut last = None;
     for addr in &target.addrs {
         match std::net::TcpStream::connect_timeout(addr, timeout) {
