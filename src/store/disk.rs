@@ -34,7 +34,13 @@
 //!
 //! The room's messages ride in the same batches (one transaction, one
 //! sync, for the schedules and the history alike), and old ones are
-//! pruned with the delivered schedules. `/find` is answered here too: the
+//! pruned with the delivered schedules. A batch writes only the messages'
+//! rows; their search tokens, the expensive part, are written later, in
+//! steps of [`INDEX_STEP`], whenever nothing else waits (so a burst into
+//! the room costs the thread one small insert per message, and the index
+//! catches up when the burst is over). What is not indexed yet is read
+//! by `/find` directly (`store/history.rs`), and what a crash or a stop
+//! left unindexed is indexed after the next start, in the background too. `/find` is answered here too: the
 //! thread owns the only connection (the file is held exclusively), and a
 //! search that takes a few milliseconds delays a batch, never the room.
 //! A search first commits what is pending, so it sees every message sent
@@ -43,7 +49,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -76,6 +82,11 @@ pub const MAX_QUEUED_HISTORY_BYTES: usize = 16 << 20;
 /// because each is one small insert, and a busy room sends thousands in a
 /// window.
 pub const MAX_HISTORY_BATCH: usize = 32_768;
+
+/// Messages indexed for `/find` in one transaction at most: a few
+/// milliseconds of work (BENCHMARKS.md, "History"), so a batch or a
+/// search that arrives meanwhile waits no longer than that.
+pub const INDEX_STEP: usize = 1_000;
 
 /// `/find` requests waiting for the disk thread at most.
 pub const MAX_FINDS_QUEUED: usize = 16;
@@ -130,6 +141,8 @@ pub struct Disk {
     finds: Arc<AtomicUsize>,
     /// Answers to `/find`, from the thread.
     found: Receiver<Found>,
+    /// The highest message id indexed for `/find` (from the thread).
+    indexed: Arc<AtomicU64>,
     /// Room messages left out of the history because the disk was too slow.
     history_dropped: u64,
     /// Whether there is a log at all.
@@ -181,6 +194,7 @@ impl Disk {
         let (answers, found) = mpsc::channel();
         let history_queued = Arc::new(AtomicUsize::new(0));
         let finds = Arc::new(AtomicUsize::new(0));
+        let indexed = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             history: Vec::new(),
             history_queued: Arc::clone(&history_queued),
@@ -198,6 +212,8 @@ impl Disk {
             log_failed: false,
             store_failed: false,
             pruned_at: None,
+            index_behind: true,
+            indexed: Arc::clone(&indexed),
         };
         let thread = std::thread::Builder::new()
             .name("suda-disk".into())
@@ -213,6 +229,7 @@ impl Disk {
             history_queued,
             finds,
             found,
+            indexed,
             history_dropped: 0,
             logging,
             saving,
@@ -290,6 +307,12 @@ impl Disk {
     /// Room messages left out of the history so far.
     pub fn history_dropped(&self) -> u64 {
         self.history_dropped
+    }
+
+    /// The highest message id whose search tokens are written (every
+    /// lower one's are too): the index's progress, for tests and logs.
+    pub fn history_indexed(&self) -> u64 {
+        self.indexed.load(Ordering::Relaxed)
     }
 
     /// Asks the thread for the messages with every one of `words`; the
@@ -386,6 +409,11 @@ struct Worker {
     finds: Arc<AtomicUsize>,
     /// `/find` answers, to the reactor.
     answers: Sender<Found>,
+    /// Whether messages may wait to be indexed (set by every commit with
+    /// messages, and at start for what a crash left).
+    index_behind: bool,
+    /// [`Disk::history_indexed`] (shared).
+    indexed: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -396,6 +424,15 @@ impl Worker {
                 Some(since) => self
                     .jobs
                     .recv_timeout((since + BATCH_WINDOW).saturating_duration_since(Instant::now())),
+                // Idle with messages to index: one step, then look again.
+                None if self.index_behind => match self.jobs.try_recv() {
+                    Ok(job) => Ok(job),
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.index_step();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                },
                 None => self.jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let open = match first {
@@ -482,6 +519,29 @@ impl Worker {
         }
     }
 
+    /// Indexes up to [`INDEX_STEP`] messages; once none are left (or the
+    /// database refuses), waits for the next commit with messages.
+    fn index_step(&mut self) {
+        let Some(store) = &mut self.store else {
+            self.index_behind = false;
+            return;
+        };
+        match store.index_history(INDEX_STEP) {
+            Ok(n) => {
+                self.index_behind = n == INDEX_STEP;
+                check("database", &mut self.store_failed, Ok(()));
+            }
+            Err(e) => {
+                // Retried after the next batch, not in a loop on a sick disk.
+                self.index_behind = false;
+                check("database", &mut self.store_failed, Err(io::Error::other(e)));
+            }
+        }
+        if let Ok(id) = store.history_indexed() {
+            self.indexed.store(id, Ordering::Relaxed);
+        }
+    }
+
     fn flush_log(&mut self) {
         if let Some(log) = &mut self.log {
             let result = log.flush();
@@ -503,6 +563,7 @@ impl Worker {
                 .map_err(io::Error::other);
             check("database", &mut self.store_failed, result);
         }
+        self.index_behind |= !history.is_empty();
         if batch.is_empty() {
             self.maybe_prune();
             return;
@@ -686,6 +747,64 @@ mod tests {
         disk.finish();
         let store = Store::open(&db).expect("reopen");
         assert_eq!(store.recent_history(10).expect("recent").len(), 3);
+    }
+
+    fn found(disk: &mut Disk) -> Vec<u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(found) = disk.take_found().pop() {
+                return found.result.expect("found").iter().map(|r| r.id).collect();
+            }
+            assert!(Instant::now() < deadline, "no answer");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn wait_indexed(disk: &Disk, id: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while disk.history_indexed() < id {
+            assert!(
+                Instant::now() < deadline,
+                "indexed only to {}",
+                disk.history_indexed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn history_is_indexed_when_the_thread_is_idle_and_after_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("suda.db");
+        // Written without the thread, as a crash before indexing leaves it.
+        let mut store = Store::open(&db).expect("open");
+        let records: Vec<Record> = (1..=2_500)
+            .map(|id| Record {
+                id,
+                at: Timestamp::now(),
+                text: format!("Alice >> message {id}"),
+            })
+            .collect();
+        store.apply(&[], &records, Timestamp::now()).expect("apply");
+        assert_eq!(store.history_indexed().expect("indexed"), 0);
+        store.close();
+        let mut disk =
+            Disk::start(None, Some(Store::open(&db).expect("open")), KEEP).expect("start");
+        // Indexed in the background after the start, in several steps.
+        wait_indexed(&disk, 2_500);
+        disk.record(Record {
+            id: 2_501,
+            at: Timestamp::now(),
+            text: "Bob >> 과제는 내일까지".into(),
+        });
+        wait_indexed(&disk, 2_501);
+        assert!(disk.find(1, crate::history::grams::words("과제")));
+        assert_eq!(found(&mut disk), [2_501]);
+        assert!(disk.find(2, crate::history::grams::words("message 1234")));
+        assert_eq!(found(&mut disk), [1_234]);
+        disk.finish();
+        let store = Store::open(&db).expect("reopen");
+        assert_eq!(store.history_indexed().expect("indexed"), 2_501);
     }
 
     #[test]
