@@ -61,6 +61,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::history::{Record, FIND_LIMIT};
 use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
+use crate::store::shed::Shed;
 
 /// How long the first change of a batch waits for others before the batch
 /// is written: how much a crash can lose, and how late a due message may go
@@ -105,8 +106,8 @@ enum Job {
     Log(String),
     /// A scheduled message came, went or was delivered.
     State(StateChange),
-    /// A message said to the room, for the history.
-    History(Record),
+    /// Messages said to the room, for the history: one reactor turn's.
+    History(Vec<Record>),
     /// A `/find`: its id and its words ([`crate::history::grams::words`]).
     Find(u64, Vec<String>),
 }
@@ -145,6 +146,12 @@ pub struct Disk {
     indexed: Arc<AtomicU64>,
     /// Room messages left out of the history because the disk was too slow.
     history_dropped: u64,
+    /// `--history-rate`: messages over it are left out of the database.
+    shed: Shed,
+    /// This turn's messages, sent together by [`Disk::send_history`]: one
+    /// channel send (and at most one wake of the thread) per turn, not one
+    /// per message.
+    outgoing: Vec<Record>,
     /// Whether there is a log at all.
     logging: bool,
     /// Whether there is a database at all.
@@ -231,6 +238,8 @@ impl Disk {
             found,
             indexed,
             history_dropped: 0,
+            shed: Shed::new(0),
+            outgoing: Vec::new(),
             logging,
             saving,
             dropped: 0,
@@ -283,10 +292,17 @@ impl Disk {
         self.saving && self.jobs.is_some()
     }
 
-    /// Queues a room message for the history, unless the disk is too far
-    /// behind (then it is counted and left out).
+    /// Stores at most `per_second` room messages a second (0: all); see
+    /// [`crate::store::shed`].
+    pub fn limit_history_rate(&mut self, per_second: u32) {
+        self.shed = Shed::new(per_second);
+    }
+
+    /// Queues a room message for the history, unless it is over
+    /// `--history-rate` or the disk is too far behind (then it is counted
+    /// and left out).
     pub fn record(&mut self, record: Record) {
-        if !self.keeps_history() {
+        if !self.keeps_history() || !self.shed.admit(Instant::now()) {
             return;
         }
         let len = record.text.len() + 32;
@@ -301,12 +317,22 @@ impl Disk {
             return;
         }
         self.history_queued.fetch_add(len, Ordering::Relaxed);
-        self.send(Job::History(record));
+        self.outgoing.push(record);
     }
 
-    /// Room messages left out of the history so far.
+    /// Sends the messages [`Disk::record`]ed since the last call; the
+    /// reactor calls it once per turn.
+    pub fn send_history(&mut self) {
+        if !self.outgoing.is_empty() {
+            let records = std::mem::take(&mut self.outgoing);
+            self.send(Job::History(records));
+        }
+    }
+
+    /// Room messages left out of the history so far (too slow a disk, or
+    /// over `--history-rate`).
     pub fn history_dropped(&self) -> u64 {
-        self.history_dropped
+        self.history_dropped + self.shed.total()
     }
 
     /// The highest message id whose search tokens are written (every
@@ -323,6 +349,8 @@ impl Disk {
             return false;
         }
         self.finds.fetch_add(1, Ordering::Relaxed);
+        // What was said before the question is in the answer.
+        self.send_history();
         if self.send(Job::Find(id, words)) {
             return true;
         }
@@ -360,6 +388,7 @@ impl Disk {
     /// Writes what is queued, commits and closes the database, and stops
     /// the thread.
     pub fn finish(&mut self) {
+        self.send_history();
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
@@ -494,11 +523,11 @@ impl Worker {
                 self.batch_since.get_or_insert_with(Instant::now);
                 self.batch.push(change);
             }
-            Job::History(record) => {
-                self.history_queued
-                    .fetch_sub(record.text.len() + 32, Ordering::Relaxed);
+            Job::History(records) => {
+                let bytes: usize = records.iter().map(|r| r.text.len() + 32).sum();
+                self.history_queued.fetch_sub(bytes, Ordering::Relaxed);
                 self.batch_since.get_or_insert_with(Instant::now);
-                self.history.push(record);
+                self.history.extend(records);
             }
             Job::Find(id, words) => {
                 // What was said before the question is in the answer.
@@ -797,6 +826,8 @@ mod tests {
             at: Timestamp::now(),
             text: "Bob >> 과제는 내일까지".into(),
         });
+        // Sent with the reactor's turn.
+        disk.send_history();
         wait_indexed(&disk, 2_501);
         assert!(disk.find(1, crate::history::grams::words("과제")));
         assert_eq!(found(&mut disk), [2_501]);
