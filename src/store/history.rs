@@ -13,13 +13,14 @@ use crate::store::db::Store;
 /// this only bounds a pathological case.
 const MAX_CANDIDATES: usize = 5_000;
 
-/// Not yet indexed messages `/find` reads at most, newest first: 2.5 s of
-/// a room at 20 000 messages a second, read and checked in Rust in about
-/// 25 ms (BENCHMARKS.md, "History"), within the 50 ms a search may take.
+/// Not yet indexed messages `/find` reads at most, newest first: half a
+/// second of a room at the default `--history-rate` (20 000 a second),
+/// read and checked in Rust in about 30 ms in a debug build
+/// (BENCHMARKS.md, "History"), within the 50 ms a search may take.
 /// Only a room that has kept the disk thread busy for longer than that
 /// leaves older unindexed messages out of an answer, until the thread is
 /// idle again and indexes them.
-pub const MAX_UNINDEXED_SCAN: usize = 50_000;
+pub const MAX_UNINDEXED_SCAN: usize = 10_000;
 
 /// Rows deleted per transaction when pruning, so one prune does not hold
 /// one long transaction.
