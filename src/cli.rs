@@ -348,6 +348,15 @@ pub struct ServeArgs {
     #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub history_keep: Duration,
 
+    /// Room messages stored in the database a second at most (0: no cap).
+    /// Past it a message is still replayed and found from memory, but a
+    /// restart will not have it: writing and indexing cost the disk
+    /// thread CPU per message, and at 20 000 a second (a room of 100
+    /// people each sending several lines a second) that stays small
+    /// beside the fanout it would otherwise slow.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub history_rate: u32,
+
     /// Messages a returning nickname is caught up with at most (the ring
     /// in memory holds this many, at least 500).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(0..=100_000))]

@@ -42,6 +42,8 @@ pub struct Config {
     pub udp_unverified_rate: Option<f64>,
     /// The room's rules and limits.
     pub room: RoomConfig,
+    /// `--history-rate`: room messages stored a second at most (0: all).
+    pub history_rate: u32,
     /// Output bytes queued for one client before it counts as too slow.
     pub max_outbuf: usize,
     /// Idle time before TCP keep-alive probes start, if on.
@@ -322,6 +324,7 @@ impl Config {
                 history_keep: args.history_keep,
                 history_catchup: args.history_catchup as usize,
             },
+            history_rate: args.history_rate,
             max_outbuf: args.max_outbuf,
             tcp_keepalive: args.tcp_keepalive.0,
             ip_exempt: args.ip_exempt,

@@ -113,7 +113,8 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let disk = Disk::start(config.log_file.as_deref(), store, config.room.history_keep)?;
+    let mut disk = Disk::start(config.log_file.as_deref(), store, config.room.history_keep)?;
+    disk.limit_history_rate(config.history_rate);
     let pending = state.messages.len();
     let mut rules = config.room.clone();
     if let Some(path) = &config.password_file {

@@ -9,12 +9,12 @@
 //! `trigram` cannot look up a word shorter than three characters. So each
 //! whitespace-separated run of the lowercased text is indexed as its
 //! overlapping pairs of characters (`과제`, `제는`) plus its last character
-//! alone; a word of two or more characters is then the phrase of its own
-//! pairs (consecutive pairs, so an exact substring), and a word of one
-//! character is a prefix query (every character starts some token). The
-//! index only narrows the candidates: each is checked with a real
-//! substring test ([`matches`]), so the answer is exactly "contains every
-//! word, ignoring case".
+//! alone, each distinct token once; a word of two or more characters is
+//! then the AND of its pairs, and a word of one character is a prefix
+//! query (every character starts some token). The index keeps no
+//! positions (cheaper to write, see `store/db.rs`), so it only narrows the
+//! candidates: each is checked with a real substring test ([`matches`]),
+//! so the answer is exactly "contains every word, ignoring case".
 //!
 //! Tokens are written as hexadecimal code points and indexed with FTS5's
 //! `ascii` tokenizer, which leaves `[0-9a-f]` runs alone: no tokenizer rule
@@ -50,56 +50,67 @@ fn hex(c: char, out: &mut String) {
     let _ = write!(out, "{:06x}", u32::from(c));
 }
 
-/// The tokens indexed for `text`, separated by spaces.
+/// The tokens indexed for `text`, separated by spaces, each once: the
+/// index keeps no positions (`detail=none`, see `store/db.rs`), so a
+/// second copy of a token would only cost a write.
 pub fn index_tokens(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 8);
+    // (first, second) for a pair, (last, None) for a run's last character.
+    let mut tokens: Vec<(char, Option<char>)> = Vec::new();
     for run in fold(text).split_whitespace() {
         let chars: Vec<char> = run.chars().collect();
-        for pair in chars.windows(2) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            hex(pair[0], &mut out);
-            hex(pair[1], &mut out);
-        }
+        tokens.extend(chars.windows(2).map(|pair| (pair[0], Some(pair[1]))));
         if let Some(&last) = chars.last() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            hex(last, &mut out);
+            tokens.push((last, None));
+        }
+    }
+    tokens.sort_unstable();
+    tokens.dedup();
+    let mut out = String::with_capacity(tokens.len() * 13);
+    for (first, second) in tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        hex(first, &mut out);
+        if let Some(second) = second {
+            hex(second, &mut out);
         }
     }
     out
 }
 
-/// The FTS5 query for `words` (already [`fold`]ed): every word's phrase,
-/// joined by AND. `None` for no words.
+/// The FTS5 query for `words` (already [`fold`]ed): every distinct pair of
+/// every word, and a prefix query for a word of one character, joined by
+/// AND. The index has no positions, so this finds the messages that have
+/// all the pairs anywhere; [`matches`] then keeps those with the words
+/// themselves. `None` for no words.
 pub fn fts_query(words: &[String]) -> Option<String> {
-    let mut query = String::new();
+    let mut terms: Vec<String> = Vec::new();
     for word in words {
         let chars: Vec<char> = word.chars().collect();
-        if chars.is_empty() {
-            continue;
-        }
-        if !query.is_empty() {
-            query.push_str(" AND ");
-        }
-        query.push('"');
-        if let [only] = chars.as_slice() {
-            hex(*only, &mut query);
-            query.push_str("\"*");
-            continue;
-        }
-        for (i, pair) in chars.windows(2).enumerate() {
-            if i > 0 {
-                query.push(' ');
+        let mut term = String::new();
+        match chars.as_slice() {
+            [] => continue,
+            [only] => {
+                term.push('"');
+                hex(*only, &mut term);
+                term.push_str("\"*");
+                terms.push(term);
             }
-            hex(pair[0], &mut query);
-            hex(pair[1], &mut query);
+            _ => {
+                for pair in chars.windows(2) {
+                    let mut term = String::with_capacity(14);
+                    term.push('"');
+                    hex(pair[0], &mut term);
+                    hex(pair[1], &mut term);
+                    term.push('"');
+                    if !terms.contains(&term) {
+                        terms.push(term);
+                    }
+                }
+            }
         }
-        query.push('"');
     }
-    (!query.is_empty()).then_some(query)
+    (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
 #[cfg(test)]
@@ -109,7 +120,9 @@ mod tests {
     #[test]
     fn a_run_becomes_its_pairs_and_its_last_character() {
         assert_eq!(index_tokens("Ab c"), "000061000062 000062 000063");
-        assert_eq!(index_tokens("과제는"), "00acfc00c81c 00c81c00b294 00b294");
+        assert_eq!(index_tokens("과제는"), "00acfc00c81c 00b294 00c81c00b294");
+        // Each token once, whatever the repeats.
+        assert_eq!(index_tokens("aa aa aaa"), "000061 000061000061");
         assert_eq!(index_tokens("   "), "");
     }
 
@@ -120,14 +133,18 @@ mod tests {
     }
 
     #[test]
-    fn a_query_is_a_phrase_of_pairs_or_a_prefix() {
+    fn a_query_is_the_distinct_pairs_or_a_prefix() {
         assert_eq!(
             fts_query(&words("과제")).as_deref(),
             Some("\"00acfc00c81c\"")
         );
         assert_eq!(
             fts_query(&words("abc 가")).as_deref(),
-            Some("\"000061000062 000062000063\" AND \"00ac00\"*")
+            Some("\"000061000062\" AND \"000062000063\" AND \"00ac00\"*")
+        );
+        assert_eq!(
+            fts_query(&words("aaa aa")).as_deref(),
+            Some("\"000061000061\"")
         );
         assert_eq!(fts_query(&[]), None);
     }

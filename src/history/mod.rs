@@ -4,9 +4,10 @@
 //! The room keeps the most recent messages in a ring ([`Ring`]) in memory,
 //! filled from the database once at startup: replay, catch-up and
 //! `/history` never touch the disk. Each new message goes to the disk
-//! thread ([`crate::store::disk`]), which writes it with its search tokens
-//! ([`grams`]) in the next batch; `/find` runs there too, off the reactor,
-//! or over the ring when there is no database.
+//! thread ([`crate::store::disk`]), which writes it in the next batch (at
+//! most `--history-rate` a second, [`crate::store::shed`]) and its search
+//! tokens ([`grams`]) later, when idle; `/find` runs there too, off the
+//! reactor, or over the ring when there is no database.
 
 pub mod grams;
 

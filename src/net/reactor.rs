@@ -496,6 +496,7 @@ impl Reactor {
             }
             self.sweep_udp(now);
             self.room.tick(now, &mut self.io);
+            self.io.disk.send_history();
             self.take_saved(now);
             if let Some(announcer) = &mut self.announcer {
                 announcer.set_online(self.room.online());

@@ -34,7 +34,13 @@
 //!
 //! The room's messages ride in the same batches (one transaction, one
 //! sync, for the schedules and the history alike), and old ones are
-//! pruned with the delivered schedules. `/find` is answered here too: the
+//! pruned with the delivered schedules. A batch writes only the messages'
+//! rows; their search tokens, the expensive part, are written later, in
+//! steps of [`INDEX_STEP`], whenever nothing else waits (so a burst into
+//! the room costs the thread one small insert per message, and the index
+//! catches up when the burst is over). What is not indexed yet is read
+//! by `/find` directly (`store/history.rs`), and what a crash or a stop
+//! left unindexed is indexed after the next start, in the background too. `/find` is answered here too: the
 //! thread owns the only connection (the file is held exclusively), and a
 //! search that takes a few milliseconds delays a batch, never the room.
 //! A search first commits what is pending, so it sees every message sent
@@ -43,7 +49,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -56,6 +62,7 @@ use crate::files::index::FileChange;
 use crate::history::{Record, FIND_LIMIT};
 use crate::room::{Saved, StateChange};
 use crate::store::db::{self, Store};
+use crate::store::shed::Shed;
 
 /// How long the first change of a batch waits for others before the batch
 /// is written: how much a crash can lose, and how late a due message may go
@@ -78,6 +85,11 @@ pub const MAX_QUEUED_HISTORY_BYTES: usize = 16 << 20;
 /// window.
 pub const MAX_HISTORY_BATCH: usize = 32_768;
 
+/// Messages indexed for `/find` in one transaction at most: a few
+/// milliseconds of work (BENCHMARKS.md, "History"), so a batch or a
+/// search that arrives meanwhile waits no longer than that.
+pub const INDEX_STEP: usize = 1_000;
+
 /// `/find` requests waiting for the disk thread at most.
 pub const MAX_FINDS_QUEUED: usize = 16;
 
@@ -98,8 +110,8 @@ enum Job {
     /// A shared file came or expired: written at once, in a transaction
     /// of its own (files are few; a lost row only loses a link).
     File(FileChange),
-    /// A message said to the room, for the history.
-    History(Record),
+    /// Messages said to the room, for the history: one reactor turn's.
+    History(Vec<Record>),
     /// A `/find`: its id and its words ([`crate::history::grams::words`]).
     Find(u64, Vec<String>),
 }
@@ -134,8 +146,16 @@ pub struct Disk {
     finds: Arc<AtomicUsize>,
     /// Answers to `/find`, from the thread.
     found: Receiver<Found>,
+    /// The highest message id indexed for `/find` (from the thread).
+    indexed: Arc<AtomicU64>,
     /// Room messages left out of the history because the disk was too slow.
     history_dropped: u64,
+    /// `--history-rate`: messages over it are left out of the database.
+    shed: Shed,
+    /// This turn's messages, sent together by [`Disk::send_history`]: one
+    /// channel send (and at most one wake of the thread) per turn, not one
+    /// per message.
+    outgoing: Vec<Record>,
     /// Whether there is a log at all.
     logging: bool,
     /// Whether there is a database at all.
@@ -185,6 +205,7 @@ impl Disk {
         let (answers, found) = mpsc::channel();
         let history_queued = Arc::new(AtomicUsize::new(0));
         let finds = Arc::new(AtomicUsize::new(0));
+        let indexed = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             history: Vec::new(),
             history_queued: Arc::clone(&history_queued),
@@ -202,6 +223,8 @@ impl Disk {
             log_failed: false,
             store_failed: false,
             pruned_at: None,
+            index_behind: true,
+            indexed: Arc::clone(&indexed),
         };
         let thread = std::thread::Builder::new()
             .name("suda-disk".into())
@@ -217,7 +240,10 @@ impl Disk {
             history_queued,
             finds,
             found,
+            indexed,
             history_dropped: 0,
+            shed: Shed::new(0),
+            outgoing: Vec::new(),
             logging,
             saving,
             dropped: 0,
@@ -270,10 +296,17 @@ impl Disk {
         self.saving && self.jobs.is_some()
     }
 
-    /// Queues a room message for the history, unless the disk is too far
-    /// behind (then it is counted and left out).
+    /// Stores at most `per_second` room messages a second (0: all); see
+    /// [`crate::store::shed`].
+    pub fn limit_history_rate(&mut self, per_second: u32) {
+        self.shed = Shed::new(per_second);
+    }
+
+    /// Queues a room message for the history, unless it is over
+    /// `--history-rate` or the disk is too far behind (then it is counted
+    /// and left out).
     pub fn record(&mut self, record: Record) {
-        if !self.keeps_history() {
+        if !self.keeps_history() || !self.shed.admit(Instant::now()) {
             return;
         }
         let len = record.text.len() + 32;
@@ -288,12 +321,28 @@ impl Disk {
             return;
         }
         self.history_queued.fetch_add(len, Ordering::Relaxed);
-        self.send(Job::History(record));
+        self.outgoing.push(record);
     }
 
-    /// Room messages left out of the history so far.
+    /// Sends the messages [`Disk::record`]ed since the last call; the
+    /// reactor calls it once per turn.
+    pub fn send_history(&mut self) {
+        if !self.outgoing.is_empty() {
+            let records = std::mem::take(&mut self.outgoing);
+            self.send(Job::History(records));
+        }
+    }
+
+    /// Room messages left out of the history so far (too slow a disk, or
+    /// over `--history-rate`).
     pub fn history_dropped(&self) -> u64 {
-        self.history_dropped
+        self.history_dropped + self.shed.total()
+    }
+
+    /// The highest message id whose search tokens are written (every
+    /// lower one's are too): the index's progress, for tests and logs.
+    pub fn history_indexed(&self) -> u64 {
+        self.indexed.load(Ordering::Relaxed)
     }
 
     /// Asks the thread for the messages with every one of `words`; the
@@ -304,6 +353,8 @@ impl Disk {
             return false;
         }
         self.finds.fetch_add(1, Ordering::Relaxed);
+        // What was said before the question is in the answer.
+        self.send_history();
         if self.send(Job::Find(id, words)) {
             return true;
         }
@@ -348,6 +399,7 @@ impl Disk {
     /// Writes what is queued, commits and closes the database, and stops
     /// the thread.
     pub fn finish(&mut self) {
+        self.send_history();
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
@@ -397,6 +449,11 @@ struct Worker {
     finds: Arc<AtomicUsize>,
     /// `/find` answers, to the reactor.
     answers: Sender<Found>,
+    /// Whether messages may wait to be indexed (set by every commit with
+    /// messages, and at start for what a crash left).
+    index_behind: bool,
+    /// [`Disk::history_indexed`] (shared).
+    indexed: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -407,6 +464,15 @@ impl Worker {
                 Some(since) => self
                     .jobs
                     .recv_timeout((since + BATCH_WINDOW).saturating_duration_since(Instant::now())),
+                // Idle with messages to index: one step, then look again.
+                None if self.index_behind => match self.jobs.try_recv() {
+                    Ok(job) => Ok(job),
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.index_step();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                },
                 None => self.jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let open = match first {
@@ -468,11 +534,11 @@ impl Worker {
                 self.batch_since.get_or_insert_with(Instant::now);
                 self.batch.push(change);
             }
-            Job::History(record) => {
-                self.history_queued
-                    .fetch_sub(record.text.len() + 32, Ordering::Relaxed);
+            Job::History(records) => {
+                let bytes: usize = records.iter().map(|r| r.text.len() + 32).sum();
+                self.history_queued.fetch_sub(bytes, Ordering::Relaxed);
                 self.batch_since.get_or_insert_with(Instant::now);
-                self.history.push(record);
+                self.history.extend(records);
             }
             Job::Find(id, words) => {
                 // What was said before the question is in the answer.
@@ -499,6 +565,29 @@ impl Worker {
         }
     }
 
+    /// Indexes up to [`INDEX_STEP`] messages; once none are left (or the
+    /// database refuses), waits for the next commit with messages.
+    fn index_step(&mut self) {
+        let Some(store) = &mut self.store else {
+            self.index_behind = false;
+            return;
+        };
+        match store.index_history(INDEX_STEP) {
+            Ok(n) => {
+                self.index_behind = n == INDEX_STEP;
+                check("database", &mut self.store_failed, Ok(()));
+            }
+            Err(e) => {
+                // Retried after the next batch, not in a loop on a sick disk.
+                self.index_behind = false;
+                check("database", &mut self.store_failed, Err(io::Error::other(e)));
+            }
+        }
+        if let Ok(id) = store.history_indexed() {
+            self.indexed.store(id, Ordering::Relaxed);
+        }
+    }
+
     fn flush_log(&mut self) {
         if let Some(log) = &mut self.log {
             let result = log.flush();
@@ -520,6 +609,7 @@ impl Worker {
                 .map_err(io::Error::other);
             check("database", &mut self.store_failed, result);
         }
+        self.index_behind |= !history.is_empty();
         if batch.is_empty() {
             self.maybe_prune();
             return;
@@ -703,6 +793,66 @@ mod tests {
         disk.finish();
         let store = Store::open(&db).expect("reopen");
         assert_eq!(store.recent_history(10).expect("recent").len(), 3);
+    }
+
+    fn found(disk: &mut Disk) -> Vec<u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(found) = disk.take_found().pop() {
+                return found.result.expect("found").iter().map(|r| r.id).collect();
+            }
+            assert!(Instant::now() < deadline, "no answer");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn wait_indexed(disk: &Disk, id: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while disk.history_indexed() < id {
+            assert!(
+                Instant::now() < deadline,
+                "indexed only to {}",
+                disk.history_indexed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn history_is_indexed_when_the_thread_is_idle_and_after_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("suda.db");
+        // Written without the thread, as a crash before indexing leaves it.
+        let mut store = Store::open(&db).expect("open");
+        let records: Vec<Record> = (1..=2_500)
+            .map(|id| Record {
+                id,
+                at: Timestamp::now(),
+                text: format!("Alice >> message {id}"),
+            })
+            .collect();
+        store.apply(&[], &records, Timestamp::now()).expect("apply");
+        assert_eq!(store.history_indexed().expect("indexed"), 0);
+        store.close();
+        let mut disk =
+            Disk::start(None, Some(Store::open(&db).expect("open")), KEEP).expect("start");
+        // Indexed in the background after the start, in several steps.
+        wait_indexed(&disk, 2_500);
+        disk.record(Record {
+            id: 2_501,
+            at: Timestamp::now(),
+            text: "Bob >> 과제는 내일까지".into(),
+        });
+        // Sent with the reactor's turn.
+        disk.send_history();
+        wait_indexed(&disk, 2_501);
+        assert!(disk.find(1, crate::history::grams::words("과제")));
+        assert_eq!(found(&mut disk), [2_501]);
+        assert!(disk.find(2, crate::history::grams::words("message 1234")));
+        assert_eq!(found(&mut disk), [1_234]);
+        disk.finish();
+        let store = Store::open(&db).expect("reopen");
+        assert_eq!(store.history_indexed().expect("indexed"), 2_501);
     }
 
     #[test]

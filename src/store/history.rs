@@ -13,27 +13,44 @@ use crate::store::db::Store;
 /// this only bounds a pathological case.
 const MAX_CANDIDATES: usize = 5_000;
 
+/// Not yet indexed messages `/find` reads at most, newest first: half a
+/// second of a room at the default `--history-rate` (20 000 a second),
+/// read and checked in Rust in about 30 ms in a debug build
+/// (BENCHMARKS.md, "History"), within the 50 ms a search may take.
+/// Only a room that has kept the disk thread busy for longer than that
+/// leaves older unindexed messages out of an answer, until the thread is
+/// idle again and indexes them.
+pub const MAX_UNINDEXED_SCAN: usize = 10_000;
+
 /// Rows deleted per transaction when pruning, so one prune does not hold
 /// one long transaction.
 const PRUNE_CHUNK: i64 = 10_000;
 
-/// Writes `records` and their search tokens, inside `tx`.
+/// Writes `records`, inside `tx`. Their search tokens are written later,
+/// by [`Store::index_history`]: a burst costs the disk thread one small
+/// insert per message, and the index catches up when it is idle.
 pub(super) fn insert(tx: &Transaction<'_>, records: &[Record]) -> rusqlite::Result<()> {
     if records.is_empty() {
         return Ok(());
     }
     let mut row =
         tx.prepare_cached("INSERT OR IGNORE INTO history (id, at, text) VALUES (?1, ?2, ?3)")?;
-    let mut grams_row =
-        tx.prepare_cached("INSERT INTO history_grams (rowid, grams) VALUES (?1, ?2)")?;
     for record in records {
         let id = i64::try_from(record.id)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        if row.execute(params![id, record.at.as_millisecond(), record.text])? == 1 {
-            grams_row.execute(params![id, grams::index_tokens(&record.text)])?;
-        }
+        row.execute(params![id, record.at.as_millisecond(), record.text])?;
     }
     Ok(())
+}
+
+/// The highest message id whose tokens are in the index (every lower one
+/// is too).
+fn indexed(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'history_indexed'",
+        [],
+        |row| row.get(0),
+    )
 }
 
 fn record(id: i64, at: i64, text: String) -> Option<Record> {
@@ -79,8 +96,56 @@ impl Store {
         Ok(id.and_then(|id| u64::try_from(id).ok()).unwrap_or(0))
     }
 
+    /// The highest message id that is indexed for `/find`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read.
+    pub fn history_indexed(&self) -> rusqlite::Result<u64> {
+        Ok(u64::try_from(indexed(&self.conn)?).unwrap_or(0))
+    }
+
+    /// Indexes the oldest messages not yet indexed, `max` at most, in one
+    /// transaction. Returns how many; fewer than `max` means all are.
+    ///
+    /// # Errors
+    ///
+    /// The disk refused the write.
+    pub fn index_history(&mut self, max: usize) -> rusqlite::Result<usize> {
+        let tx = self.conn.transaction()?;
+        let from = indexed(&tx)?;
+        let rows: Vec<(i64, String)> = {
+            let mut next = tx.prepare_cached(
+                "SELECT id, text FROM history WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = next.query_map(
+                params![from, i64::try_from(max).unwrap_or(i64::MAX)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(0);
+        };
+        {
+            let mut grams_row =
+                tx.prepare_cached("INSERT INTO history_grams (rowid, grams) VALUES (?1, ?2)")?;
+            for (id, text) in &rows {
+                grams_row.execute(params![id, grams::index_tokens(text)])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_indexed', ?1)",
+            [last],
+        )?;
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
     /// The last `limit` messages that contain every one of `words`
-    /// ([`grams::words`]), oldest first.
+    /// ([`grams::words`]), oldest first: the newest not yet indexed ones
+    /// ([`MAX_UNINDEXED_SCAN`] at most) read and checked here, then the
+    /// index for the rest.
     ///
     /// # Errors
     ///
@@ -89,12 +154,30 @@ impl Store {
         let Some(query) = grams::fts_query(words) else {
             return Ok(Vec::new());
         };
+        let indexed = indexed(&self.conn)?;
+        let mut found = Vec::new();
+        {
+            let mut recent = self.conn.prepare_cached(
+                "SELECT id, at, text FROM history WHERE id > ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let scan = i64::try_from(MAX_UNINDEXED_SCAN).unwrap_or(i64::MAX);
+            let mut rows = recent.query(params![indexed, scan])?;
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(2)?;
+                if grams::matches(&text, words) {
+                    found.extend(record(row.get(0)?, row.get(1)?, text));
+                    if found.len() >= limit {
+                        found.reverse();
+                        return Ok(found);
+                    }
+                }
+            }
+        }
         let mut statement = self.conn.prepare_cached(
             "SELECT h.id, h.at, h.text FROM history_grams g JOIN history h ON h.id = g.rowid
              WHERE history_grams MATCH ?1 ORDER BY g.rowid DESC",
         )?;
         let mut rows = statement.query([query])?;
-        let mut found = Vec::new();
         let mut checked = 0;
         while let Some(row) = rows.next()? {
             checked += 1;
@@ -123,6 +206,8 @@ impl Store {
         let mut total = 0;
         loop {
             let tx = self.conn.transaction()?;
+            // Rows not yet indexed have nothing in the index to delete.
+            let indexed = indexed(&tx)?;
             let ids: Vec<i64> = {
                 let mut old = tx.prepare_cached("SELECT id FROM history WHERE at < ?1 LIMIT ?2")?;
                 let rows = old.query_map(params![before, PRUNE_CHUNK], |row| row.get(0))?;
@@ -134,7 +219,9 @@ impl Store {
                     tx.prepare_cached("DELETE FROM history_grams WHERE rowid = ?1")?;
                 for id in &ids {
                     row.execute([id])?;
-                    grams_row.execute([id])?;
+                    if *id <= indexed {
+                        grams_row.execute([id])?;
+                    }
                 }
             }
             tx.commit()?;
@@ -168,6 +255,28 @@ mod tests {
     }
 
     #[test]
+    fn find_joins_the_indexed_and_the_not_yet_indexed_newest_first() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("suda.db")).expect("open");
+        let old: Vec<Record> = (1..=6).map(|i| rec(i, "Alice >> 과제 old")).collect();
+        store.apply(&[], &old, Timestamp::now()).expect("apply");
+        assert_eq!(store.index_history(4).expect("index"), 4);
+        assert_eq!(store.history_indexed().expect("indexed"), 4);
+        let new: Vec<Record> = (7..=9).map(|i| rec(i, "Bob >> 과제 new")).collect();
+        store.apply(&[], &new, Timestamp::now()).expect("apply");
+        // 5..=9 are read, 1..=4 come from the index; the latest 10, in order.
+        assert_eq!(ids(&store, "과제"), (1..=9).collect::<Vec<_>>());
+        assert_eq!(ids(&store, "new"), [7, 8, 9]);
+        assert_eq!(ids(&store, "old alice"), [1, 2, 3, 4, 5, 6]);
+        let latest = store.find_history(&grams::words("과제"), 2).expect("find");
+        assert_eq!(latest.iter().map(|r| r.id).collect::<Vec<_>>(), [8, 9]);
+        // Pruning across the line leaves both halves consistent.
+        assert_eq!(store.prune_history(old[5].at).expect("prune"), 5);
+        assert_eq!(store.index_history(100).expect("index"), 4);
+        assert_eq!(ids(&store, "과제"), [6, 7, 8, 9]);
+    }
+
+    #[test]
     fn find_korean_english_and_mixed_and_prune() {
         let dir = tempfile::tempdir().expect("dir");
         let mut store = Store::open(&dir.path().join("suda.db")).expect("open");
@@ -179,6 +288,13 @@ mod tests {
             rec(5, "[AI] 과제 제출은 Zoom으로"),
         ];
         store.apply(&[], &records, Timestamp::now()).expect("apply");
+        // Written, not indexed yet: found all the same, by reading them.
+        assert_eq!(store.history_indexed().expect("indexed"), 0);
+        assert_eq!(ids(&store, "과제"), [1, 5]);
+        assert_eq!(ids(&store, "bob 과"), [4]);
+        assert_eq!(store.index_history(1_000).expect("index"), 5);
+        assert_eq!(store.index_history(1_000).expect("index"), 0);
+        assert_eq!(store.history_indexed().expect("indexed"), 5);
         assert_eq!(ids(&store, "과제"), [1, 5]);
         assert_eq!(ids(&store, "homework"), [2]);
         assert_eq!(ids(&store, "book"), [3]);
@@ -261,9 +377,24 @@ mod bench {
         }
         let wrote = started.elapsed();
         println!(
-            "wrote {N} messages in batches of {BATCH}: {:.1} s, {:.0} messages/s",
+            "wrote {N} messages in batches of {BATCH} (not indexed): {:.1} s, {:.0} messages/s",
             wrote.as_secs_f64(),
             N as f64 / wrote.as_secs_f64()
+        );
+        let words = grams::words("기말과제");
+        let t = Instant::now();
+        let found = store.find_history(&words, 10).expect("find").len();
+        println!(
+            "/find 기말과제 with {MAX_UNINDEXED_SCAN} unindexed read: {found} found, {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let started = Instant::now();
+        while store.index_history(1_000).expect("index") > 0 {}
+        let indexed = started.elapsed();
+        println!(
+            "indexed {N} messages in steps of 1 000: {:.1} s, {:.0} messages/s",
+            indexed.as_secs_f64(),
+            N as f64 / indexed.as_secs_f64()
         );
         // A rare word among a million.
         let rare = Record {
@@ -272,6 +403,7 @@ mod bench {
             text: "Alice >> 기말과제 링크는 https://example.org/final".into(),
         };
         store.apply(&[], &[rare], Timestamp::now()).expect("apply");
+        store.index_history(1_000).expect("index");
         store
             .conn
             .pragma_update(None, "wal_checkpoint", "TRUNCATE")

@@ -6,6 +6,7 @@
 //!   scheduled messages; [`history`]: the room's messages, searched by
 //!   `/find`.
 //! - [`legacy`]: the JSON state file of earlier versions, imported once.
+//! - [`shed`]: `--history-rate`, how many messages a second are stored.
 //!
 //! # What a crash can lose
 //!
@@ -21,3 +22,4 @@ pub mod db;
 pub mod disk;
 pub mod history;
 pub mod legacy;
+pub mod shed;
