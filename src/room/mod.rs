@@ -36,6 +36,8 @@ pub mod commands;
 mod config;
 mod crowd;
 mod durable;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hint;
 mod join;
 mod leave;
