@@ -44,7 +44,8 @@ trap cleanup EXIT
 
 start_server() {
     "$target/release/suda" serve --bind "$addr" --db "$out/suda.db" --log-file "$out/chat.log" \
-        --connect-rate off --rate 20/s --burst 40 2>>"$out/server.err" &
+        --connect-rate off --rate 20/s --burst 40 --max-scheduled 200 --max-scheduled-per-ip 1000 \
+        2>>"$out/server.err" &
     server=$!
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

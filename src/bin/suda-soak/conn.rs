@@ -93,6 +93,8 @@ impl Conn {
                         return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
                     }
                 }
+                // A signal (the script's, a child's) is not the server.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if matches!(
                         e.kind(),

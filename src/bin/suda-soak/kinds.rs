@@ -29,8 +29,10 @@ pub fn steady(soak: &Soak, i: usize) {
         Err(e) => return soak.fail(format!("{nick} could not join: {e}")),
     };
     soak.steady_ready.fetch_add(1, Ordering::SeqCst);
+    // Nothing is read meanwhile: the first lines of the others wait in the
+    // socket for the checks below.
     while soak.steady_ready.load(Ordering::SeqCst) < soak.steady_count && soak.running() {
-        let _ = conn.line(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(20));
     }
     // Per sender, the last number seen; scheduled texts seen.
     let mut last: HashMap<usize, u64> = HashMap::new();
