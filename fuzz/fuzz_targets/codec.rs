@@ -51,7 +51,10 @@ fn run(
         frames.clear();
         codec.feed(chunk, max, &mut frames, &mut reply);
         collect(&frames, &mut seen);
-        assert!(!frames.echo().contains(&0xff), "0xFF echoed: a telnet command");
+        assert!(
+            !frames.echo().contains(&0xff),
+            "0xFF echoed: a telnet command"
+        );
         // One unfinished line at most, a few bytes of escape over the limit.
         assert!(
             codec.pending() <= max + 8,
