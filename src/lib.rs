@@ -21,7 +21,8 @@
 //!   leaving, one file per command under `room/commands/`, crowd summaries,
 //!   the command parser, flood control, the pending scheduled messages, and
 //!   what keeps strangers in check: the room password, bans, per-address
-//!   limits.
+//!   limits; `room/fuzzing.rs`, the room as a state machine with its
+//!   invariants, for `fuzz/` and `tests/properties.rs`.
 //! - [`store`]: the room log and the database (scheduled messages, the
 //!   history, shared files' index), written off the reactor thread.
 //! - [`search`]: `/search` requests to an OpenAI-compatible model, on worker threads.

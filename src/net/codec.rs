@@ -423,6 +423,29 @@ mod tests {
         assert_eq!(frames.iter().collect::<Vec<_>>(), [Frame::Line(b"hi")]);
     }
 
+    /// Found by the codec fuzzer: an escaped 0xFF (IAC IAC) and NULs typed
+    /// before the client's first command were echoed raw when the editor
+    /// took the line over, and an echoed 0xFF is a telnet command.
+    #[test]
+    fn the_line_before_the_switch_is_echoed_without_commands() {
+        let mut codec = LineCodec::default();
+        codec.set_charset(Charset::detecting(Encoding::Cp949));
+        let (mut frames, mut reply) = (Frames::default(), Vec::new());
+        let mut echo = Vec::new();
+        let mut lines = Vec::new();
+        let input: &[u8] = b"\xbe\xff\xff\x00\x00\xff\xfd\x01\xffD\xf8\xff\x08";
+        for chunk in input.chunks(2).chain([&b"\r"[..]]) {
+            frames.clear();
+            codec.feed(chunk, 33, &mut frames, &mut reply);
+            echo.extend_from_slice(frames.echo());
+            lines.extend(frames.iter().map(|f| format!("{f:?}")));
+        }
+        assert!(codec.echoing());
+        assert!(!echo.contains(&0xff), "echoed {echo:?}");
+        // What was typed before the switch stays in the line, as typed text.
+        assert_eq!(lines, [format!("{:?}", Frame::Line(b"\xbeD"))]);
+    }
+
     #[test]
     fn exact_limit_is_accepted_and_one_more_is_not() {
         assert_eq!(

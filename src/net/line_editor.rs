@@ -301,8 +301,12 @@ impl LineEditor {
     }
 
     /// Starts with `bytes` already typed (the start of a line that came
-    /// before the client switched to character mode).
-    pub fn with_line(bytes: Vec<u8>, discarding: bool) -> LineEditor {
+    /// before the client switched to character mode), kept as typing would
+    /// have kept them: the row is repainted with them, and an escaped 0xFF
+    /// or a control byte echoed raw would be a telnet command or a terminal
+    /// sequence on the user's screen.
+    pub fn with_line(mut bytes: Vec<u8>, discarding: bool) -> LineEditor {
+        bytes.retain(|&b| is_text(b));
         let mut editor = LineEditor {
             repaint: !bytes.is_empty(),
             line: bytes,

@@ -37,6 +37,8 @@ pub mod commands;
 mod config;
 mod crowd;
 mod durable;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hint;
 pub mod history;
 mod join;

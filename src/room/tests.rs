@@ -871,6 +871,48 @@ fn restored_messages_wait_for_someone_to_read_them() {
     );
 }
 
+/// Found by scripts/crashloop.sh: a message due a moment after a restart,
+/// before anyone was back, was marked delivered and sent to nobody.
+#[test]
+fn a_message_due_in_an_empty_room_waits_for_the_first_person() {
+    let saved = SavedState {
+        version: 1,
+        next_id: 2,
+        messages: vec![Scheduled {
+            id: 1,
+            due: "2026-11-23T05:00:01Z".parse::<Timestamp>().expect("ts"),
+            author: "Charlie".into(),
+            text: "due just after the restart".into(),
+            author_conn: None,
+        }],
+    };
+    let mut h = Harness::with(RoomConfig::default(), Schedules::restore(saved));
+    h.advance(Duration::from_secs(5));
+    assert!(
+        !h.out
+            .changes
+            .iter()
+            .any(|c| matches!(c, StateChange::Delivered(_))),
+        "delivered to an empty room"
+    );
+    let alice = h.connect();
+    h.say(alice, "Alice");
+    assert_eq!(
+        h.lines(alice).last().map(String::as_str),
+        Some("[Scheduled by Charlie] due just after the restart")
+    );
+    // The same when everyone has left and a message falls due.
+    h.say(alice, "/schedule 10s after everyone left");
+    h.say(alice, "/quit");
+    h.advance(Duration::from_secs(11));
+    let bob = h.connect();
+    h.say(bob, "Bob");
+    assert_eq!(
+        h.lines(bob).last().map(String::as_str),
+        Some("[Scheduled by Alice] after everyone left")
+    );
+}
+
 #[test]
 fn shutdown_tells_everyone_including_those_still_joining() {
     let mut h = Harness::new();

@@ -251,6 +251,14 @@ impl Room {
     /// next tick. A thousand messages due the same minute then reach each
     /// reader as a steady trickle, not as one burst that makes them slow.
     pub(in crate::room) fn release_due(&mut self, now: Now, out: &mut dyn Outbox) {
+        // Nobody to read them (a server just restarted, before anyone is
+        // back): they wait for the first person, as messages missed while
+        // the server was down do. Sent now, they would be marked delivered
+        // and reach no one.
+        if self.joined == 0 {
+            self.overdue.extend(self.due.drain(..));
+            return;
+        }
         let (mut sent, mut bytes) = self.paced.unwrap_or((0, 0));
         let started = self.paced.is_some();
         while sent < self.cfg.schedule_pace.max(1)

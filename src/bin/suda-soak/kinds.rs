@@ -1,0 +1,362 @@
+//! The kinds of client the soak runs, one function each, every one in a
+//! loop until the run's end. To add a kind (WebSocket, file transfers once
+//! the server has them), write its function here and give it a row in
+//! `main.rs`'s `KINDS`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::UdpSocket;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::conn::Conn;
+use crate::Soak;
+
+/// Steady participants: there for the whole run, chatting at a steady pace;
+/// every one of their lines must reach every other steady participant, in
+/// order, and every scheduled message exactly once. Number 0 also schedules
+/// messages and times `/users` as a probe; number 1 speaks TLS.
+pub fn steady(soak: &Soak, i: usize) {
+    let tls = (i == 1).then_some(&soak.tls);
+    let nick = format!("steady{i}");
+    let mut conn = match Conn::connect(soak.addr, tls)
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| {
+            c.join(&nick)?;
+            Ok(c)
+        }) {
+        Ok(conn) => conn,
+        Err(e) => return soak.fail(format!("{nick} could not join: {e}")),
+    };
+    soak.steady_ready.fetch_add(1, Ordering::SeqCst);
+    // Nothing is read meanwhile: the first lines of the others wait in the
+    // socket for the checks below.
+    while soak.steady_ready.load(Ordering::SeqCst) < soak.steady_count && soak.running() {
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Per sender, the last number seen; scheduled texts seen.
+    let mut last: HashMap<usize, u64> = HashMap::new();
+    let mut scheduled: HashSet<String> = HashSet::new();
+    let mut seq = 0u64;
+    let mut next_say = Instant::now();
+    let mut next_schedule = Instant::now() + Duration::from_secs(2);
+    let mut next_users = Instant::now() + Duration::from_secs(5);
+    let mut users_sent: Option<Instant> = None;
+    let mut scheduled_n = 0u64;
+    let mut receive = |line: &str,
+                       last: &mut HashMap<usize, u64>,
+                       users_sent: &mut Option<Instant>,
+                       soak: &Soak| {
+        if let Some((who, rest)) = line.split_once(" >> ") {
+            if let (Some(j), Some(n)) = (
+                who.strip_prefix("steady")
+                    .and_then(|j| j.parse::<usize>().ok()),
+                rest.strip_prefix(&format!("S{} ", who.trim_start_matches("steady")))
+                    .and_then(|n| n.parse::<u64>().ok()),
+            ) {
+                let want = last.get(&j).map_or(1, |l| l + 1);
+                if n != want {
+                    soak.fail(format!(
+                        "{nick} got line {n} of steady{j}, expected {want}: lost"
+                    ));
+                }
+                last.insert(j, n);
+                soak.counters.checked.fetch_add(1, Ordering::Relaxed);
+            }
+        } else if let Some(text) = line.strip_prefix("[Scheduled by steady0] ") {
+            if !scheduled.insert(text.to_string()) {
+                soak.fail(format!("{nick} got scheduled {text:?} twice"));
+            }
+            soak.counters.scheduled_seen.fetch_add(1, Ordering::Relaxed);
+        } else if line.starts_with("[Server]: Users online (") {
+            if let Some(sent) = users_sent.take() {
+                soak.probe(sent.elapsed(), "/users");
+            }
+        } else if line.starts_with("[Server]: You are sending too fast") {
+            soak.fail(format!("{nick} was told it floods at 3 lines/s"));
+        }
+    };
+    while soak.running() {
+        let now = Instant::now();
+        if now >= next_say {
+            seq += 1;
+            if let Err(e) = conn.send(&format!("S{i} {seq}")) {
+                return soak.fail(format!("{nick} lost its connection: {e}"));
+            }
+            soak.steady_sent[i].store(seq, Ordering::SeqCst);
+            soak.counters.sent.fetch_add(1, Ordering::Relaxed);
+            next_say = now + Duration::from_millis(300);
+        }
+        if i == 0 && now >= next_schedule {
+            scheduled_n += 1;
+            let _ = conn.send(&format!("/schedule 3s K{scheduled_n}"));
+            soak.scheduled.fetch_add(1, Ordering::SeqCst);
+            next_schedule = now + Duration::from_secs(5);
+        }
+        if i == 0 && now >= next_users && users_sent.is_none() {
+            let _ = conn.send("/users");
+            users_sent = Some(now);
+            next_users = now + Duration::from_secs(10);
+        }
+        if let Some(sent) = users_sent {
+            if sent.elapsed() > Duration::from_secs(1) {
+                soak.probe(sent.elapsed(), "/users (no answer yet)");
+                users_sent = None;
+            }
+        }
+        match conn.line(Duration::from_millis(50)) {
+            Ok(Some(line)) => receive(&line, &mut last, &mut users_sent, soak),
+            Ok(None) => {}
+            Err(e) => return soak.fail(format!("{nick} lost its connection: {e}")),
+        }
+    }
+    // The end: a few seconds for the last lines and scheduled messages.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        match conn.line(Duration::from_millis(100)) {
+            Ok(Some(line)) => receive(&line, &mut last, &mut users_sent, soak),
+            Ok(None) => {}
+            Err(e) => return soak.fail(format!("{nick} lost its connection at the end: {e}")),
+        }
+    }
+    for j in 0..soak.steady_count {
+        if j == i {
+            continue;
+        }
+        let sent = soak.steady_sent[j].load(Ordering::SeqCst);
+        let got = last.get(&j).copied().unwrap_or(0);
+        if got != sent {
+            soak.fail(format!("{nick} got {got} of the {sent} lines of steady{j}"));
+        }
+    }
+    if i != 0 {
+        let want = soak.scheduled.load(Ordering::SeqCst) as usize;
+        if scheduled.len() != want {
+            soak.fail(format!(
+                "{nick} got {} of {want} scheduled messages",
+                scheduled.len()
+            ));
+        }
+    }
+    let _ = conn.send("/quit");
+}
+
+/// How a churner leaves, in turn.
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    Quit,
+    Close,
+    Reset,
+    Idle,
+    NoNickname,
+}
+
+const EXITS: [Exit; 5] = [
+    Exit::Quit,
+    Exit::Close,
+    Exit::Reset,
+    Exit::Idle,
+    Exit::NoNickname,
+];
+
+/// People who come and go by every exit: `/quit`, closing, a reset,
+/// falling silent (`--idle-timeout`) and never giving a nickname
+/// (`--login-timeout`); they chat, whisper and schedule on the way
+/// (some scheduled messages outlive their author). Every other one over TLS.
+pub fn churner(soak: &Soak, i: usize) {
+    let mut round = 0usize;
+    while soak.running() {
+        round += 1;
+        let exit = EXITS[(i + round) % EXITS.len()];
+        let tls = (round % 2 == 0).then_some(&soak.tls);
+        let Ok(mut conn) = Conn::connect(soak.addr, tls) else {
+            soak.counters.refused.fetch_add(1, Ordering::Relaxed);
+            thread::sleep(Duration::from_millis(200));
+            continue;
+        };
+        if let Exit::NoNickname = exit {
+            if !conn.closed_by_server(soak.login_timeout + Duration::from_secs(5)) {
+                soak.fail(format!("churner {i}: not closed after the login timeout"));
+            }
+            soak.counters.left.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if conn.join(&format!("ch{i}r{round}")).is_err() {
+            soak.counters.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        soak.counters.joined.fetch_add(1, Ordering::Relaxed);
+        for n in 0..5 {
+            let _ = conn.send(&format!("hello {n} from churner {i}"));
+            let _ = conn.line(Duration::from_millis(150));
+        }
+        let _ = conn.send(&format!(
+            "/whisper steady{} psst {round}",
+            round % soak.steady_count
+        ));
+        if round % 3 == 0 {
+            let _ = conn.send(&format!("/schedule 2s left behind by churner {i}"));
+        }
+        let _ = conn.send("/users");
+        let _ = conn.until(Duration::from_millis(300), |_| false);
+        match exit {
+            Exit::Quit => {
+                let _ = conn.send("/quit");
+                if !conn.closed_by_server(Duration::from_secs(5)) {
+                    soak.fail(format!("churner {i}: /quit did not close within 5 s"));
+                }
+            }
+            Exit::Close => conn.close(),
+            Exit::Reset => conn.reset(),
+            Exit::Idle => {
+                if !conn.closed_by_server(soak.idle_timeout + Duration::from_secs(5)) {
+                    soak.fail(format!("churner {i}: not closed after the idle timeout"));
+                }
+            }
+            Exit::NoNickname => {}
+        }
+        soak.counters.left.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A reader that never reads: the server must drop it (`--max-outbuf`)
+/// rather than hold its output; then it comes back.
+pub fn slow_reader(soak: &Soak, _: usize) {
+    let mut round = 0;
+    while soak.running() {
+        round += 1;
+        let Ok(mut conn) = Conn::connect(soak.addr, None) else {
+            thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        if conn.join(&format!("slow{round}")).is_err() {
+            thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        // Sleep while the room talks; then see whether we were dropped.
+        let until = Instant::now() + Duration::from_secs(60);
+        while soak.running() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(500));
+        }
+        soak.counters.left.fetch_add(1, Ordering::Relaxed);
+        conn.reset();
+    }
+}
+
+/// A flooder: long lines as fast as the socket takes them; the server
+/// drops what is over `--rate` and says so, the room must not notice.
+pub fn flooder(soak: &Soak, _: usize) {
+    let long = "x".repeat(3000);
+    let mut round = 0;
+    while soak.running() {
+        round += 1;
+        let Ok(mut conn) = Conn::connect(soak.addr, None) else {
+            thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        if conn.join(&format!("flood{round}")).is_err() {
+            thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        let until = Instant::now() + Duration::from_secs(30);
+        while soak.running() && Instant::now() < until {
+            for _ in 0..20 {
+                if conn.send(&long).is_err() {
+                    break;
+                }
+            }
+            // Reads what it is told, so it is a flooder, not a slow reader.
+            while let Ok(Some(_)) = conn.line(Duration::from_millis(20)) {}
+        }
+        conn.close();
+    }
+}
+
+/// UDP participants: the token handshake, a nickname, a few lines, then
+/// `/quit` or silence (`--udp-idle`).
+pub fn udp(soak: &Soak, i: usize) {
+    let mut round = 0;
+    while soak.running() {
+        round += 1;
+        let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else {
+            return soak.fail("cannot bind a UDP socket".into());
+        };
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(500)));
+        if socket.connect(soak.addr).is_err() {
+            return soak.fail("cannot reach the server over UDP".into());
+        }
+        let recv = |socket: &UdpSocket| -> Option<String> {
+            let mut buf = [0u8; 2048];
+            let n = socket.recv(&mut buf).ok()?;
+            Some(String::from_utf8_lossy(&buf[..n]).trim_end().to_string())
+        };
+        let _ = socket.send(b"HELO");
+        let Some(invite) = recv(&socket) else {
+            soak.counters.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let Some(token) = invite
+            .strip_prefix("[Server]: Send HELO ")
+            .and_then(|t| t.strip_suffix(" to join."))
+        else {
+            soak.counters.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let _ = socket.send(format!("HELO {token}").as_bytes());
+        let nick = format!("udp{i}r{round}");
+        let _ = socket.send(nick.as_bytes());
+        let mut joined = false;
+        for _ in 0..10 {
+            match recv(&socket) {
+                Some(l) if l.starts_with(&format!("[Server]: Welcome, {nick}!")) => {
+                    joined = true;
+                    break;
+                }
+                Some(l) if l.ends_with("Enter your nickname:") => {
+                    let _ = socket.send(nick.as_bytes());
+                }
+                _ => {}
+            }
+        }
+        if !joined {
+            soak.counters.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        soak.counters.joined.fetch_add(1, Ordering::Relaxed);
+        for n in 0..5 {
+            let _ = socket.send(format!("udp hello {n}").as_bytes());
+            while recv(&socket).is_some() {}
+        }
+        if round % 2 == 0 {
+            let _ = socket.send(b"/quit");
+        } else {
+            // Silence: the server forgets the address after --udp-idle.
+            let until = Instant::now() + soak.udp_idle + Duration::from_secs(2);
+            while soak.running() && Instant::now() < until {
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+        soak.counters.left.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A newcomer every two seconds, timed from connect to the banner: the
+/// server must answer within a second however busy it is.
+pub fn prober(soak: &Soak, _: usize) {
+    while soak.running() {
+        let start = Instant::now();
+        match Conn::connect(soak.addr, None) {
+            Ok(mut conn) => {
+                match conn.until(Duration::from_secs(3), |l| {
+                    l.starts_with("[Server]: Welcome to")
+                }) {
+                    Ok(Some(_)) => soak.probe(start.elapsed(), "banner"),
+                    _ => soak.probe(Duration::from_secs(3), "banner (none within 3 s)"),
+                }
+                conn.close();
+            }
+            Err(e) => soak.fail(format!("probe could not connect: {e}")),
+        }
+        thread::sleep(Duration::from_secs(2));
+    }
+}
