@@ -367,7 +367,7 @@ fn avahi_sees_suda_and_suda_sees_avahi() {
         "\"max=10\"",
         "\"tls=0\"",
         "\"udp=0\"",
-        "\"web=0\"",
+        "\"web=1\"",
     ] {
         assert!(resolved.contains(txt), "{txt} missing: {resolved}");
     }

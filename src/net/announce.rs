@@ -89,9 +89,9 @@ impl Advert {
             room: cut(&config.room.name, MAX_ROOM_TXT_BYTES).to_string(),
             max: config.room.max_clients,
             tls: config.transport.tls.is_some(),
-            // No web client yet; when it arrives, its flag is read here.
             udp: config.udp_idle.is_some(),
-            web: false,
+            // The page at `/` and its WebSocket, unless `--web off`.
+            web: config.transport.http.web,
             interval: setup.interval,
         })
     }
