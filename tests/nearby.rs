@@ -110,7 +110,7 @@ fn discover_finds_the_server_with_its_details() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("3반 lab  {A}:{port}  (0/12 online)  udp\n")
+        format!("3반 lab  {A}:{port}  (0/12 online)  udp  web\n")
     );
 
     let list = discover_json(&lan, "b");
@@ -118,7 +118,7 @@ fn discover_finds_the_server_with_its_details() {
         list,
         [serde_json::json!({
             "name": "3반 lab", "room": "3반 lab", "host": A, "port": port,
-            "online": 0, "max": 12, "tls": false, "udp": true, "web": false,
+            "online": 0, "max": 12, "tls": false, "udp": true, "web": true,
         })]
     );
 }
@@ -147,7 +147,7 @@ fn the_online_count_follows_joins_a_few_seconds_apart_at_most() {
     let addr = server.addr.to_string();
     let (_watch, mut lines) = watch(&lan, "b");
     let first = lines.next_line().expect("the server, found");
-    assert_eq!(first, format!("+ suda  {addr}  (0/10 online)"));
+    assert_eq!(first, format!("+ suda  {addr}  (0/10 online)  web"));
 
     let interval_and_margin = Duration::from_secs(3) + Duration::from_secs(2);
 
@@ -155,7 +155,7 @@ fn the_online_count_follows_joins_a_few_seconds_apart_at_most() {
     let mut people = vec![lan.chat("b", &[&addr, "--nick", "ana"])];
     people[0].joined("ana");
     let joined = Instant::now();
-    let before = watch_until(&mut lines, |line| line.ends_with("(1/10 online)"));
+    let before = watch_until(&mut lines, |line| line.ends_with("(1/10 online)  web"));
     assert!(before.is_empty(), "{before:?}");
     assert!(
         joined.elapsed() < interval_and_margin,
@@ -175,7 +175,7 @@ fn the_online_count_follows_joins_a_few_seconds_apart_at_most() {
         person.joined(nick);
     }
     let joined = Instant::now();
-    let updates = watch_until(&mut lines, |line| line.ends_with("(4/10 online)"));
+    let updates = watch_until(&mut lines, |line| line.ends_with("(4/10 online)  web"));
     let took = joined.elapsed();
     eprintln!("count 4 announced {took:?} after the last join, after {updates:?}");
     assert!(took < interval_and_margin, "{took:?}");
@@ -269,8 +269,8 @@ fn two_servers_and_nobody_to_choose_lists_both() {
                 "suda: 2 suda servers found on the local network; say which, e.g. suda connect {}",
                 alpha.addr
             ),
-            &format!("  alpha  {}  (0/10 online)", alpha.addr),
-            &format!("  beta  {}  (0/10 online)", beta.addr),
+            &format!("  alpha  {}  (0/10 online)  web", alpha.addr),
+            &format!("  beta  {}  (0/10 online)  web", beta.addr),
         ],
     );
 }
@@ -333,11 +333,11 @@ fn only_the_interfaces_the_server_listens_on_are_announced() {
     // Each host sees each server at the address on its own cable.
     assert_eq!(
         text(from_b.join().expect("b")),
-        format!("any  {A}:{p2}  (0/10 online)\n")
+        format!("any  {A}:{p2}  (0/10 online)  web\n")
     );
     assert_eq!(
         text(from_c.join().expect("c")),
-        format!("any  10.201.8.1:{p2}  (0/10 online)\none  10.201.8.1:{p1}  (0/10 online)\n")
+        format!("any  10.201.8.1:{p2}  (0/10 online)  web\none  10.201.8.1:{p1}  (0/10 online)  web\n")
     );
 }
 
