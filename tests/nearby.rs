@@ -337,7 +337,9 @@ fn only_the_interfaces_the_server_listens_on_are_announced() {
     );
     assert_eq!(
         text(from_c.join().expect("c")),
-        format!("any  10.201.8.1:{p2}  (0/10 online)  web\none  10.201.8.1:{p1}  (0/10 online)  web\n")
+        format!(
+            "any  10.201.8.1:{p2}  (0/10 online)  web\none  10.201.8.1:{p1}  (0/10 online)  web\n"
+        )
     );
 }
 
