@@ -26,7 +26,10 @@ pub fn clean_name(typed: &str) -> Option<String> {
         .filter(|&c| !c.is_control() && !is_bidi_control(c) && c != '\u{feff}')
         .take(NAME_MAX_CHARS)
         .collect();
-    let kept = kept.trim().trim_start_matches('.').trim();
+    // Dots and spaces in any mix: ` . ..x` must not become `..x`.
+    let kept = kept
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     (!kept.is_empty()).then(|| kept.to_string())
 }
 
@@ -130,6 +133,9 @@ mod tests {
             ("/", None),
             ("\0", None),
             ("../", None),
+            // Found by the `names` fuzz target: dots behind a space.
+            (" . ..hid", Some("hid")),
+            (". . .", None),
         ] {
             assert_eq!(clean_name(typed).as_deref(), shown, "{typed:?}");
         }
