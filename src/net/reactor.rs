@@ -487,6 +487,7 @@ impl Reactor {
                     }
                 }
             }
+            self.step_ready_http(now);
             self.accept(now);
             self.expire_arrivals(now);
             self.expire_http(now);
@@ -526,7 +527,7 @@ impl Reactor {
         // Output queued outside a turn's flush (a signal's goodbye, the
         // console leaving) goes out now, not after the next event.
         let unflushed = !self.io.dirty.is_empty();
-        if !self.ready.is_empty() || accept_now || udp_now || unflushed {
+        if !self.ready.is_empty() || self.http.has_ready() || accept_now || udp_now || unflushed {
             return Some(Duration::ZERO);
         }
         let udp_sweep = self

@@ -28,6 +28,13 @@ use crate::net::wire::Wire;
 /// chat connection's key, below the arrivals' tokens.
 pub(super) const HTTP_BASE: usize = 1 << (usize::BITS - 3);
 
+/// Steps (a request read, an answer sent, a piece of a transfer) one HTTP
+/// connection gets per turn. Like a chat connection's read budget: a
+/// client pipelining requests without end would otherwise keep the
+/// reactor to itself, and the room would wait for it. Past it the
+/// connection goes on the ready list and the next turn goes on with it.
+const STEPS_PER_TURN: usize = 32;
+
 /// Every HTTP connection.
 #[derive(Debug)]
 pub(super) struct HttpConns {
@@ -37,6 +44,9 @@ pub(super) struct HttpConns {
     deadlines: BTreeSet<(Instant, u64, usize)>,
     /// Finished, removed at the end of the turn.
     dead: Vec<usize>,
+    /// `(key, serial)` of connections that used their turn's steps with
+    /// more to do (edge-triggered: no new event will say so).
+    ready: Vec<(usize, u64)>,
     /// The flags.
     pub(super) limits: HttpLimits,
     /// `--tls-only`.
@@ -50,6 +60,7 @@ impl HttpConns {
             slab: Slab::new(),
             deadlines: BTreeSet::new(),
             dead: Vec::new(),
+            ready: Vec::new(),
             limits,
             tls_only,
         }
@@ -76,6 +87,11 @@ impl HttpConns {
                 self.dead.push(key);
             }
         }
+    }
+
+    /// Whether some connection waits to go on at once.
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     fn live(&self) -> usize {
@@ -140,6 +156,20 @@ impl Reactor {
         self.step_http(key, false, now);
     }
 
+    /// Goes on with the connections that used up their last turn.
+    pub(super) fn step_ready_http(&mut self, now: Now) {
+        for (key, serial) in std::mem::take(&mut self.http.ready) {
+            if self
+                .http
+                .slab
+                .get(key)
+                .is_some_and(|c| c.serial == serial && !c.done)
+            {
+                self.step_http(key, false, now);
+            }
+        }
+    }
+
     /// Acts on HTTP connections whose wait is over.
     pub(super) fn expire_http(&mut self, now: Now) {
         while let Some(&(at, serial, key)) = self.http.deadlines.first() {
@@ -171,7 +201,7 @@ impl Reactor {
     /// its deadline has passed.
     pub(super) fn step_http(&mut self, key: usize, mut expired: bool, now: Now) {
         let limits = self.http.limits.clone();
-        loop {
+        for _ in 0..STEPS_PER_TURN {
             let Some(conn) = self.http.slab.get_mut(key) else {
                 return;
             };
@@ -274,6 +304,11 @@ impl Reactor {
                     }
                     expired = false;
                 }
+            }
+        }
+        if let Some(conn) = self.http.slab.get(key) {
+            if !conn.done {
+                self.http.ready.push((key, conn.serial));
             }
         }
     }
