@@ -546,3 +546,101 @@ fn a_latecomer_finds_the_rooms_file_in_the_replay_but_never_a_private_one() {
         "a file for one person is never in the history: {replay:?}"
     );
 }
+
+#[test]
+fn a_body_sent_with_a_download_is_never_a_second_request() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    let link = upload_link(&mut alice, "/upload data.bin");
+    assert_eq!(
+        put(&mut Http::connect(server.addr), &link, b"0123456789").status,
+        201
+    );
+    let line = bob.until_prefix("[File from Alice] ");
+    let url = line.rsplit(' ').next().expect("url").to_string();
+    let smuggled = "GET /nothing-smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    for target in [path_of(&url).to_string(), "/f/0000/unknown".to_string()] {
+        let mut http = Http::connect(server.addr);
+        http.send(
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\nContent-Length: {}\r\n\r\n{smuggled}",
+                smuggled.len()
+            )
+            .as_bytes(),
+        );
+        let first = http.reply(false);
+        assert!(matches!(first.status, 206 | 404), "{first:?}");
+        assert!(
+            http.closed(),
+            "{target}: a second answer came: the body was read as a request"
+        );
+    }
+    // And a download asked to close closes, found or not.
+    for target in [path_of(&url).to_string(), "/f/0000/unknown".to_string()] {
+        let mut http = Http::connect(server.addr);
+        let reply = http.request("GET", &target, &[("Connection", "close")]);
+        assert!(matches!(reply.status, 200 | 404), "{reply:?}");
+        assert!(
+            http.closed(),
+            "{target} stayed open after Connection: close"
+        );
+    }
+}
+
+#[test]
+fn an_upload_without_a_length_can_try_again_with_the_same_link() {
+    let server = Server::start(&[]);
+    let mut alice = server.join("Alice");
+    let link = upload_link(&mut alice, "/upload again.txt");
+    let mut http = Http::connect(server.addr);
+    http.send(format!("PUT {} HTTP/1.1\r\nHost: x\r\n\r\n", path_of(&link)).as_bytes());
+    assert_eq!(http.reply(false).status, 411);
+    assert_eq!(
+        put(&mut Http::connect(server.addr), &link, b"hello").status,
+        201
+    );
+}
+
+#[test]
+fn on_a_wildcard_address_links_name_the_address_people_reached() {
+    let server = Server::start(&["--bind", "0.0.0.0:0"]);
+    let port = server.addr.port();
+    let here = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // A browser's WebSocket on 127.0.0.1: its link must say 127.0.0.1,
+    // not the 0.0.0.0 the server listens on.
+    let socket = std::net::TcpStream::connect(here).expect("connect");
+    socket
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{here}/ws"))
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("Origin", format!("http://{here}").parse().expect("origin"));
+    let (mut ws, _) = tungstenite::client(request, socket).expect("handshake");
+    {
+        let mut next = || loop {
+            match ws.read().expect("a frame") {
+                tungstenite::Message::Text(t) => return t.to_string(),
+                _ => continue,
+            }
+        };
+        assert!(next().starts_with("[Server]: Welcome to "));
+        assert_eq!(next(), "[Server]: Enter your nickname:");
+    }
+    ws.send(tungstenite::Message::text("Webby")).expect("send");
+    ws.send(tungstenite::Message::text("/upload a.txt"))
+        .expect("send");
+    let line = loop {
+        let tungstenite::Message::Text(t) = ws.read().expect("a frame") else {
+            continue;
+        };
+        if t.starts_with("[Server]: Upload within") {
+            break t.to_string();
+        }
+    };
+    let expected = format!("curl -T 'a.txt' http://127.0.0.1:{port}/u/");
+    assert!(line.contains(&expected), "{line}");
+}

@@ -50,6 +50,11 @@ pub struct Offer {
     pub until: Instant,
 }
 
+/// Upload links one member may hold unused at once: more than anyone
+/// uploads in parallel, few enough that a loop of `/upload` only replaces
+/// its own.
+pub const OFFERS_PER_MEMBER: usize = 8;
+
 /// The index and the offers.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -151,9 +156,24 @@ impl Index {
         self.files.contains_key(id)
     }
 
-    /// Keeps an offer under `token`, at most `max` at once (the oldest go).
+    /// Keeps an offer under `token`, at most `max` at once (the oldest go)
+    /// and [`OFFERS_PER_MEMBER`] of one uploader's (that uploader's oldest
+    /// goes), so one member typing `/upload` in a loop cannot push
+    /// everyone else's links out.
     pub fn offer(&mut self, token: String, offer: Offer, max: usize, now: Instant) {
         self.drop_stale_offers(now);
+        let theirs: Vec<usize> = self
+            .offer_order
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, t))| self.offers.get(t).is_some_and(|o| o.from == offer.from))
+            .map(|(i, _)| i)
+            .collect();
+        if theirs.len() >= OFFERS_PER_MEMBER {
+            if let Some((_, old)) = self.offer_order.remove(theirs[0]) {
+                self.offers.remove(&old);
+            }
+        }
         while self.offers.len() >= max.max(1) {
             match self.offer_order.pop_front() {
                 Some((_, old)) => {
@@ -231,5 +251,27 @@ mod tests {
         assert!(index.take_offer("t", now).is_none());
         index.offer("u".into(), offer, 10, now);
         assert!(index.take_offer("u", later).is_none());
+    }
+
+    #[test]
+    fn one_uploader_in_a_loop_only_pushes_out_their_own_links() {
+        let now = Instant::now();
+        let until = now + std::time::Duration::from_secs(600);
+        let by = |from| Offer {
+            name: "a".into(),
+            from,
+            to: None,
+            url: "http://x".into(),
+            until,
+        };
+        let mut index = Index::default();
+        index.offer("alice".into(), by((1, 1)), 256, now);
+        for i in 0..300 {
+            index.offer(format!("m{i}"), by((2, 2)), 256, now);
+        }
+        assert!(index.take_offer("alice", now).is_some());
+        assert!(index.take_offer("m291", now).is_none(), "the ninth newest");
+        assert!(index.take_offer("m292", now).is_some(), "the eighth newest");
+        assert!(index.take_offer("m299", now).is_some());
     }
 }

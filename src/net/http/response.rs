@@ -122,6 +122,13 @@ impl Response {
         response
     }
 
+    /// Closes the connection after this answer if `close` (it may already).
+    #[must_use]
+    pub fn closing(mut self, close: bool) -> Response {
+        self.close |= close;
+        self
+    }
+
     /// Adds a header.
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Response {
         self.headers.push((name, value.into()));

@@ -62,6 +62,35 @@ impl FileStore {
     }
 }
 
+/// Whether `stream` came over TLS, and the address it reached us at: what
+/// its upload link should name, so that the link works from where that
+/// person is. A WebSocket's is its socket's (never its `Host` header,
+/// which the client writes and would let a link point elsewhere).
+fn reached(stream: &Stream) -> (bool, Option<SocketAddr>) {
+    match stream {
+        Stream::Tcp(s) => (false, s.local_addr().ok()),
+        Stream::Tls(s) => (true, s.socket().local_addr().ok()),
+        Stream::Ws(ws) => reached(ws.inner()),
+        Stream::Udp { socket, peer, .. } => {
+            let here = socket.local_addr().ok();
+            // Bound to 0.0.0.0 (or ::): the address the kernel would send
+            // to this peer from, found by connecting a spare UDP socket
+            // (no packet is sent).
+            let routed = here.filter(|a| a.ip().is_unspecified()).and_then(|a| {
+                let any = SocketAddr::new(a.ip(), 0);
+                let probe = std::net::UdpSocket::bind(any).ok()?;
+                probe.connect(peer).ok()?;
+                probe
+                    .local_addr()
+                    .ok()
+                    .map(|l| SocketAddr::new(l.ip(), a.port()))
+            });
+            (false, routed.or(here))
+        }
+        Stream::Local(_) => (false, None),
+    }
+}
+
 /// Unix milliseconds of `now`.
 fn ms(now: Now) -> i64 {
     now.wall.as_millisecond()
@@ -77,12 +106,10 @@ impl Io {
         let url = match &files.cfg.public_url {
             Some(url) => url.clone(),
             None => {
-                let (tls, addr) = match self.conns.get(offer.from.0).map(|c| &c.stream) {
-                    Some(Stream::Tcp(s)) => (false, s.local_addr().ok()),
-                    Some(Stream::Tls(s)) => (true, s.socket().local_addr().ok()),
-                    Some(Stream::Udp { socket, .. }) => (false, socket.local_addr().ok()),
-                    _ => (false, None),
-                };
+                let (tls, addr) = self
+                    .conns
+                    .get(offer.from.0)
+                    .map_or((false, None), |c| reached(&c.stream));
                 let addr = addr.unwrap_or(files.listen);
                 format!("{}://{addr}", if tls { "https" } else { "http" })
             }
@@ -112,15 +139,11 @@ impl Reactor {
     /// `PUT /u/<token>`: checks the offer and the limits, then reads the body.
     pub(super) fn start_upload(&mut self, key: usize, token: &str, req: &Request, now: Now) {
         let Some(files) = &mut self.io.files else {
-            return self.answer_http(key, not_found(), false, now);
+            // The body is not read: closing keeps it from being a request.
+            return self.answer_http(key, not_found().closing(true), false, now);
         };
-        let Some(offer) = files.index.take_offer(token, now.mono) else {
-            let gone = Response::error(
-                Status::NotFound,
-                "This upload link is unknown, used or expired. Type /upload again.\n",
-            );
-            return self.answer_http(key, gone, false, now);
-        };
+        // Before the link is used up: a client told to add a length can
+        // try again with the same link.
         let body = match req.body {
             Body::Length(n) => BodyReader::Length(n),
             Body::Chunked => BodyReader::chunked(),
@@ -132,6 +155,13 @@ impl Reactor {
                 );
                 return self.answer_http(key, refused, false, now);
             }
+        };
+        let Some(offer) = files.index.take_offer(token, now.mono) else {
+            let gone = Response::error(
+                Status::NotFound,
+                "This upload link is unknown, used or expired. Type /upload again.\n",
+            );
+            return self.answer_http(key, gone, false, now);
         };
         let announced = match req.body {
             Body::Length(n) => n,
@@ -329,11 +359,14 @@ impl Reactor {
     /// `GET`/`HEAD /f/<id>/<name>`: the head (200, 206 or 416), then the
     /// bytes, read ahead by the file thread.
     pub(super) fn start_download(&mut self, key: usize, id: &str, req: &Request, now: Now) {
+        // A body on a download is never read, so it must not be taken for
+        // the next request: the connection closes after the answer.
+        let close = !req.keep_alive || req.body != Body::None;
         let Some(files) = &mut self.io.files else {
-            return self.answer_http(key, not_found(), false, now);
+            return self.answer_http(key, not_found().closing(close), false, now);
         };
         let Some(entry) = files.index.get(id, ms(now)) else {
-            return self.answer_http(key, not_found(), false, now);
+            return self.answer_http(key, not_found().closing(close), false, now);
         };
         let size = entry.size;
         let mut response = Response {
@@ -346,7 +379,7 @@ impl Reactor {
             ],
             body: Vec::new(),
             streamed: Some(size),
-            close: !req.keep_alive,
+            close,
         };
         let (start, end) = match req.header_str("range").map(|r| parse_range(r, size)) {
             None | Some(Range::Ignore) => (0, size),
@@ -360,7 +393,8 @@ impl Reactor {
             }
             Some(Range::Unsatisfiable) => {
                 let refused = Response::text(Status::RangeNotSatisfiable, "")
-                    .with("Content-Range", format!("bytes */{size}"));
+                    .with("Content-Range", format!("bytes */{size}"))
+                    .closing(close);
                 return self.answer_http(key, refused, false, now);
             }
         };
