@@ -26,7 +26,15 @@ impl Reactor {
                 Ok(0) => return self.end_of_input(key, now),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A WebSocket that used its turn on frames that carry no
+                // line (see `ws.rs`), or a signal: go on next turn.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if !conn.ready {
+                        conn.ready = true;
+                        self.ready.push((key, conn.serial));
+                    }
+                    return;
+                }
                 Err(e) => return self.lost(key, Gone::Error, &e, now),
             };
             if conn.is_open() {

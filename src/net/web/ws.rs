@@ -29,6 +29,13 @@ use crate::net::conn::Stream;
 /// (tungstenite's default).
 const READ_BUFFER: usize = 4 * 1024;
 
+/// Bytes tungstenite may take from the socket in one [`WsStream::read`]:
+/// it reads on through pings, pongs and empty continuation frames without
+/// returning, so without a cap one client sending those without end would
+/// keep the reactor to itself (a chat line is counted by the reactor's
+/// own read budget; these cost no line).
+const READ_BUDGET: usize = 16 * 1024;
+
 /// Output framed before tungstenite writes to the socket: one write for a
 /// busy turn's lines instead of one per line.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -55,16 +62,21 @@ impl WsLimits {
         self.max_line.saturating_mul(2).max(1024)
     }
 
+    /// The most framed output tungstenite may hold (see [`Self::config`]).
+    fn max_write(&self) -> usize {
+        let write_buffer = WRITE_BUFFER.min(self.max_outbuf / 2);
+        self.max_outbuf
+            .min(MAX_WRITE_BUFFER)
+            .max(write_buffer + self.max_frame() + 16)
+    }
+
     fn config(&self) -> WebSocketConfig {
         let write_buffer = WRITE_BUFFER.min(self.max_outbuf / 2);
         // Kept small like TLS's record buffer: past it writes say
         // `WouldBlock` and the lines wait in the connection's queue, where
         // `--max-outbuf` is judged; at least one frame over the target, as
         // tungstenite asks.
-        let max_write = self
-            .max_outbuf
-            .min(MAX_WRITE_BUFFER)
-            .max(write_buffer + self.max_frame() + 16);
+        let max_write = self.max_write();
         WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             .write_buffer_size(write_buffer)
@@ -78,7 +90,7 @@ impl WsLimits {
 #[derive(Debug)]
 pub struct WsStream {
     /// The protocol state and its buffers, over the TCP or TLS stream.
-    ws: WebSocket<Stream>,
+    ws: WebSocket<Metered>,
     /// The handshake's answer not yet written; frames wait behind it.
     preamble: Vec<u8>,
     /// A line read but not yet handed out (the caller's buffer was short).
@@ -89,6 +101,8 @@ pub struct WsStream {
     partial_max: usize,
     /// Our close frame is queued.
     closing: bool,
+    /// tungstenite's cap on framed output ([`WsLimits::max_write`]).
+    max_write: usize,
 }
 
 impl WsStream {
@@ -96,6 +110,11 @@ impl WsStream {
     /// `preamble` is the `101` answer, `leftover` what the client sent
     /// after its request head (frames already).
     pub fn new(inner: Stream, preamble: Vec<u8>, leftover: Vec<u8>, limits: WsLimits) -> Self {
+        let inner = Metered {
+            inner,
+            budget: READ_BUDGET,
+            spent: false,
+        };
         let ws =
             WebSocket::from_partially_read(inner, leftover, Role::Server, Some(limits.config()));
         WsStream {
@@ -105,17 +124,18 @@ impl WsStream {
             partial: Vec::new(),
             partial_max: limits.max_frame() + 8,
             closing: false,
+            max_write: limits.max_write(),
         }
     }
 
     /// The stream under the WebSocket (to register it, shut it down).
     pub fn inner(&self) -> &Stream {
-        self.ws.get_ref()
+        &self.ws.get_ref().inner
     }
 
     /// The stream under the WebSocket, mutably.
     pub fn inner_mut(&mut self) -> &mut Stream {
-        self.ws.get_mut()
+        &mut self.ws.get_mut().inner
     }
 
     /// Writes what is left of the handshake answer: `true` once it is all out.
@@ -194,6 +214,15 @@ impl Read for WsStream {
     /// Lines from the client; `Ok(0)` when it closed the WebSocket (or the
     /// socket): for chat both mean the person left.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Our 101 goes before anything tungstenite answers (a pong, a
+        // close) to frames that came with the request. It fits in a fresh
+        // socket's buffer; if not, the next turn tries again.
+        if !self.send_preamble()? {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let metered = self.ws.get_mut();
+        metered.budget = READ_BUDGET;
+        metered.spent = false;
         loop {
             if !self.inbox.is_empty() {
                 let n = buf.len().min(self.inbox.len());
@@ -214,6 +243,11 @@ impl Read for WsStream {
                 Ok(Message::Close(_)) => return Ok(0),
                 Err(Error::ConnectionClosed | Error::AlreadyClosed) => return Ok(0),
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.ws.get_ref().spent {
+                        // More may be waiting: the reactor goes on with
+                        // this connection next turn (no event will say so).
+                        return Err(io::ErrorKind::Interrupted.into());
+                    }
                     // A pong that met a full socket is retried here too.
                     return Err(e);
                 }
@@ -257,11 +291,29 @@ impl Write for WsStream {
                 let line = if self.partial.is_empty() {
                     String::from_utf8_lossy(&rest[..end]).into_owned()
                 } else {
-                    self.partial.extend_from_slice(&rest[..end]);
-                    String::from_utf8_lossy(&self.partial).into_owned()
+                    // Joined aside: if the frame is refused (buffer full),
+                    // the same bytes come again and `partial` must not
+                    // hold them twice.
+                    let mut joined = self.partial.clone();
+                    joined.extend_from_slice(&rest[..end]);
+                    String::from_utf8_lossy(&joined).into_owned()
                 };
                 let line = line.strip_suffix('\r').map(str::to_owned).unwrap_or(line);
-                match self.ws.write(Message::text(line)) {
+                // A line from the server may be longer than the cap (a
+                // `/users` of a big room): tungstenite would refuse it for
+                // ever, so it goes over the cap, alone; the cap is back
+                // for the next line.
+                let oversized = line.len() + 16 > self.max_write;
+                if oversized {
+                    let wider = self.max_write + line.len() + 16;
+                    self.ws.set_config(|c| c.max_write_buffer_size = wider);
+                }
+                let written = self.ws.write(Message::text(line));
+                if oversized {
+                    let cap = self.max_write;
+                    self.ws.set_config(|c| c.max_write_buffer_size = cap);
+                }
+                match written {
                     // Framed; a socket that is full now gets it at the flush.
                     Ok(()) => {}
                     Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -303,9 +355,46 @@ impl Write for WsStream {
             Err(Error::ConnectionClosed | Error::AlreadyClosed) => {}
             Err(e) => into_io(e)?,
         }
-        match self.ws.get_mut().drain()? {
+        match self.ws.get_mut().inner.drain()? {
             crate::net::outq::Flushed::All => Ok(()),
             crate::net::outq::Flushed::Blocked => Err(io::ErrorKind::WouldBlock.into()),
         }
+    }
+}
+
+/// The connection's stream as tungstenite sees it: reads stop with
+/// `WouldBlock` once [`READ_BUDGET`] bytes are taken in one
+/// [`WsStream::read`], and say so in `spent`; writes go straight through.
+#[derive(Debug)]
+struct Metered {
+    inner: Stream,
+    budget: usize,
+    spent: bool,
+}
+
+impl Read for Metered {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.budget == 0 {
+            self.spent = true;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let want = buf.len().min(self.budget);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.budget -= n;
+        Ok(n)
+    }
+}
+
+impl Write for Metered {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
