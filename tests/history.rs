@@ -117,8 +117,33 @@ fn replay_is_the_last_history_messages_and_history_n_the_last_n() {
     bob.send("/history 9999999999999999999999");
     bob.expect("[Server]: Earlier messages (5):");
     assert_eq!(replayed(&mut bob).len(), 5);
-    bob.send("/history two");
-    bob.expect("[Server]: Usage: /history [n]");
+    for asked in ["two", "0", "000", "+2", "-1"] {
+        bob.send(&format!("/history {asked}"));
+        bob.expect("[Server]: Usage: /history [n]");
+    }
+}
+
+#[test]
+fn a_second_find_while_the_first_runs_is_told_to_wait() {
+    let server = Server::start(ON);
+    let mut alice = server.join("Alice");
+    let mut bob = server.join("Bob");
+    alice.send("과제는 내일까지");
+    // (After the hint about garbled Hangul that Bob's first Hangul brings.)
+    bob.until("Alice >> 과제는 내일까지");
+    let found = "[Server]: Found 1 message for \"과제\":";
+    assert_eq!(
+        wait_for(&mut bob, "/find 과제", found),
+        ["Alice >> 과제는 내일까지"]
+    );
+    // Both in one write: the room reads them in one turn, before the disk
+    // thread can have answered the first.
+    bob.send("/find 과제\n/find 내일");
+    bob.expect("[Server]: Your last search is still running. Try again in a moment.");
+    bob.expect(found);
+    assert_eq!(body(&bob.line()), "Alice >> 과제는 내일까지");
+    bob.send("/find 내일");
+    bob.expect("[Server]: Found 1 message for \"내일\":");
 }
 
 #[test]

@@ -202,6 +202,22 @@ impl Room {
             let Some(uid) = self.member(key).map(|m| m.uid) else {
                 return;
             };
+            // One at a time each: the disk thread has one queue, and one
+            // person's burst of searches must not keep everyone else's out.
+            if self
+                .memory
+                .finds
+                .values()
+                .any(|(k, u, _)| *k == key && *u == uid)
+            {
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("Your last search is still running. Try again in a moment."),
+                );
+                return;
+            }
             if !out.find_history(id, words) {
                 self.tell(
                     key,

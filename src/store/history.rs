@@ -2,6 +2,8 @@
 //! ones read once at startup, searched by `/find`, pruned by
 //! `--history-keep`. Only the disk thread runs these once the server runs.
 
+use std::time::{Duration, Instant};
+
 use jiff::Timestamp;
 use rusqlite::{params, Transaction};
 
@@ -21,6 +23,11 @@ const MAX_CANDIDATES: usize = 5_000;
 /// leaves older unindexed messages out of an answer, until the thread is
 /// idle again and indexes them.
 pub const MAX_UNINDEXED_SCAN: usize = 10_000;
+
+/// The longest one `/find` may read the database (see
+/// [`Store::find_history`]): a search in 1 000 000 messages takes 0.03 to
+/// 12 ms (BENCHMARKS.md), so only a pathological one is cut.
+const FIND_BUDGET: Duration = Duration::from_millis(100);
 
 /// Rows deleted per transaction when pruning, so one prune does not hold
 /// one long transaction.
@@ -154,8 +161,36 @@ impl Store {
         let Some(query) = grams::fts_query(words) else {
             return Ok(Vec::new());
         };
-        let indexed = indexed(&self.conn)?;
+        // Many one-letter words make FTS5 walk most of the index; history
+        // writes wait behind a search (one writer thread), so a search
+        // gets FIND_BUDGET and answers with what it found by then.
+        let deadline = Instant::now() + FIND_BUDGET;
+        self.conn
+            .progress_handler(1000, Some(move || Instant::now() >= deadline))?;
         let mut found = Vec::new();
+        let gathered = self.gather(words, limit, &query, &mut found);
+        self.conn.progress_handler(0, None::<fn() -> bool>)?;
+        match gathered {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                log::debug!("history: a /find stopped after {FIND_BUDGET:?}");
+            }
+            other => other?,
+        }
+        found.sort_by_key(|r| r.id);
+        Ok(found)
+    }
+
+    /// [`Self::find_history`]'s reading, newest first into `found`.
+    fn gather(
+        &self,
+        words: &[String],
+        limit: usize,
+        query: &str,
+        found: &mut Vec<Record>,
+    ) -> rusqlite::Result<()> {
+        let indexed = indexed(&self.conn)?;
         {
             let mut recent = self.conn.prepare_cached(
                 "SELECT id, at, text FROM history WHERE id > ?1 ORDER BY id DESC LIMIT ?2",
@@ -167,8 +202,7 @@ impl Store {
                 if grams::matches(&text, words) {
                     found.extend(record(row.get(0)?, row.get(1)?, text));
                     if found.len() >= limit {
-                        found.reverse();
-                        return Ok(found);
+                        return Ok(());
                     }
                 }
             }
@@ -192,8 +226,7 @@ impl Store {
                 break;
             }
         }
-        found.reverse();
-        Ok(found)
+        Ok(())
     }
 
     /// Forgets messages said before `before`. Returns how many.

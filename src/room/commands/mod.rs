@@ -277,13 +277,19 @@ impl<'a> Command<'a> {
             "encoding" | "charset" => need(usage::ENCODING, Command::Encoding(args)),
             "emoticons" => Command::Emoticons,
             "history" if args.is_empty() => Command::History(DEFAULT_HISTORY),
+            // Digits only (`+2` is not a count); 0 asks for nothing, so
+            // it gets the usage rather than the most there is.
+            "history" if !args.bytes().all(|b| b.is_ascii_digit()) => {
+                Command::Usage(usage::HISTORY)
+            }
             "history" => match args.parse::<usize>() {
-                Ok(n) if n > 0 => Command::History(n.min(crate::history::MAX_SHOWN)),
+                Ok(0) => Command::Usage(usage::HISTORY),
+                Ok(n) => Command::History(n.min(crate::history::MAX_SHOWN)),
                 // A number too big to parse is still "as many as there are".
-                _ if !args.is_empty() && args.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(_) if args.bytes().any(|b| b != b'0') => {
                     Command::History(crate::history::MAX_SHOWN)
                 }
-                _ => Command::Usage(usage::HISTORY),
+                Err(_) => Command::Usage(usage::HISTORY),
             },
             "find" => need(usage::FIND, Command::Find(args)),
             "upload" => match args.strip_prefix('@').map(first_word) {
