@@ -45,7 +45,7 @@ function connect() {
     status(state.nick ? 'Connected' : 'Connected: choose a nickname');
     $('retry').hidden = true;
   };
-  ws.onmessage = (ev) => { if (typeof ev.data === 'string') line(ev.data); };
+  ws.onmessage = (ev) => { if (typeof ev.data === 'string') line(unstamped(ev.data)); };
   ws.onclose = (ev) => {
     if (state.ws !== ws) return;
     state.ws = null;
@@ -88,6 +88,12 @@ function status(text, bad) {
 function down(text) { status(text, true); }
 
 // ---- what the server says ---------------------------------------------------
+
+// A server run with --timestamps starts every line with `[YYYY-MM-DD HH:MM] `:
+// the page shows its own local time beside each line, and reads the rest.
+function unstamped(text) {
+  return text.replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d\] /, '');
+}
 
 function line(text) {
   if (!state.joined) return beforeJoin(text);

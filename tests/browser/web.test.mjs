@@ -297,6 +297,28 @@ test('Hangul typed with an IME is never sent half-composed', async () => {
   }
 });
 
+test('a server with --timestamps: the page still joins and reads its lines', async () => {
+  const server = await startServer(tmpdir(), '127.0.0.1:0', ['--timestamps']);
+  try {
+    const nc = rawClient(server.addr);
+    await nc.waitFor(/^\[\d{4}-\d\d-\d\d \d\d:\d\d\] \[Server\]: Enter your nickname:$/);
+    nc.send('Teacher');
+    await nc.waitFor(/\[Server\]: Welcome, Teacher!/);
+    const { page, context, problems } = await openPage(server.addr);
+    await webJoin(page, '학생');
+    nc.send('안녕하세요');
+    await logHas(page, 'Teacher >> 안녕하세요', '.chat');
+    await page.fill('#input', '네!');
+    await page.press('#input', 'Enter');
+    await nc.waitFor(/\] 학생 >> 네!$/);
+    assert.deepEqual(problems, []);
+    nc.close();
+    await context.close();
+  } finally {
+    await stopServer(server);
+  }
+});
+
 test('a 360-pixel phone: no sideways scrolling', async () => {
   const server = await startServer(tmpdir());
   try {
