@@ -21,7 +21,8 @@ const WAIT = 10_000;
 
 // ---- the server -------------------------------------------------------------
 
-/** Whether the server at `addr` answers as suda (the banner within 2 s). */
+/** Whether the server at `addr` answers as suda (the banner within 2 s,
+ * after the time a server run with --timestamps puts first). */
 function answers(addr) {
   const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
   return new Promise((resolve) => {
@@ -29,7 +30,10 @@ function answers(addr) {
     let got = '';
     const done = (ok) => { clearTimeout(timer); sock.destroy(); resolve(ok); };
     const timer = setTimeout(() => done(false), 2000);
-    sock.on('data', (d) => { got += d; if (got.startsWith('[Server]: Welcome to ')) done(true); });
+    sock.on('data', (d) => {
+      got += d;
+      if (/^(\[\d{4}-\d\d-\d\d \d\d:\d\d\] )?\[Server\]: Welcome to /.test(got)) done(true);
+    });
     sock.on('error', () => done(false));
   });
 }
