@@ -451,3 +451,18 @@ fn a_line_longer_than_the_write_buffer_still_reaches_a_browser() {
     assert_eq!(again, users);
     drop(crowd);
 }
+
+#[test]
+fn a_browser_is_always_utf8_and_never_told_to_change() {
+    let server = Server::start(&[]);
+    let mut nc = server.join("Teacher");
+    let mut ws = ws_join(&server, "학생");
+    nc.until("[Server]: 학생 has joined the chat.");
+    nc.send("안녕하세요");
+    // No "Hangul looks garbled?" before the first Hangul: nothing to change.
+    assert_eq!(text(&mut ws), "Teacher >> 안녕하세요");
+    ws.send(Message::text("/encoding cp949")).expect("send");
+    assert_eq!(text(&mut ws), "[Server]: This connection is always UTF-8.");
+    nc.send("여전히 UTF-8");
+    assert_eq!(text(&mut ws), "Teacher >> 여전히 UTF-8");
+}

@@ -80,6 +80,10 @@ impl Room {
             self.remove(victim);
         }
         self.admit(key, uid, Some(via), now);
+        if out.encoding_fixed(key) {
+            // Nothing to choose, so nothing to hint at (a WebSocket).
+            self.encoding_confirmed(key);
+        }
         self.arm(now.mono, self.cfg.login_timeout, Timer::Login { key, uid });
         let (name, online, max) = (&self.cfg.name, self.joined, self.cfg.max_clients);
         let welcome = format!("Welcome to {name}! ({online}/{max} online)");

@@ -20,6 +20,11 @@ pub trait Outbox {
     fn set_encoding(&mut self, to: ConnKey, encoding: Encoding);
     /// The encoding connection `to` speaks now.
     fn encoding(&self, of: ConnKey) -> Encoding;
+    /// Whether connection `of` speaks one encoding whatever is asked (a
+    /// WebSocket's frames are UTF-8 by the protocol).
+    fn encoding_fixed(&self, _of: ConnKey) -> bool {
+        false
+    }
     /// Closes connection `to` once what was queued for it has been sent.
     /// The room has already forgotten it.
     fn close(&mut self, to: ConnKey);

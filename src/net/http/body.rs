@@ -91,6 +91,9 @@ impl Chunked {
                         Ok(rest.len())
                     };
                 };
+                if line.len() + at > LINE_MAX {
+                    return Err(Malformed);
+                }
                 line.extend_from_slice(&rest[..at]);
                 let size = chunk_size(line)?;
                 *self = if size == 0 {
@@ -187,6 +190,11 @@ mod tests {
         assert!(BodyReader::chunked().feed(b"2\r\nabX", &mut out).is_err());
         assert!(BodyReader::chunked()
             .feed(b"ffffffffffffffffff\r\n", &mut out)
+            .is_err());
+        // A chunk-size line past LINE_MAX, even when its end comes along.
+        let long = format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(5000));
+        assert!(BodyReader::chunked()
+            .feed(long.as_bytes(), &mut out)
             .is_err());
         let mut body = BodyReader::Length(3);
         assert_eq!(body.feed(b"abcdef", &mut out), Ok(3));

@@ -677,11 +677,12 @@ fn parse_range(header: &str, size: u64) -> Range {
     let Some((a, b)) = spec.trim().split_once('-') else {
         return Range::Ignore;
     };
+    // Digits past u64 are still a number: the largest there is (so a
+    // start past any file is 416, an end past it means the end).
     let num = |t: &str| -> Option<u64> {
         let t = t.trim();
         (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| t.parse().ok())
-            .flatten()
+            .then(|| t.parse().unwrap_or(u64::MAX))
     };
     let (a, b) = (a.trim(), b.trim());
     match (num(a), num(b)) {
@@ -748,5 +749,14 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Range::Ignore);
         assert_eq!(parse_range("items=0-1", 100), Range::Ignore);
         assert_eq!(parse_range("bytes=9-3", 100), Range::Ignore);
+        // Past u64: still numbers (the review found them ignored).
+        assert_eq!(
+            parse_range("bytes=99999999999999999999-", 100),
+            Range::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range("bytes=0-99999999999999999999999", 100),
+            Range::Part(0, 100)
+        );
     }
 }

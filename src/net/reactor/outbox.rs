@@ -154,6 +154,12 @@ impl Outbox for Io {
         }
     }
 
+    fn encoding_fixed(&self, of: ConnKey) -> bool {
+        self.conns
+            .get(of)
+            .is_some_and(|c| matches!(c.stream, crate::net::conn::Stream::Ws(_)))
+    }
+
     fn encoding(&self, of: ConnKey) -> Encoding {
         self.conns
             .get(of)

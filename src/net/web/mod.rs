@@ -113,13 +113,10 @@ pub fn check_upgrade(req: &Request, tls: bool, setup: &WebSetup) -> Result<Strin
         )
         .with("Sec-WebSocket-Version", "13"));
     }
-    let Some(key) = req
-        .header_str("sec-websocket-key")
-        .filter(|k| !k.is_empty() && k.len() <= 64)
-    else {
+    let Some(key) = req.header_str("sec-websocket-key").filter(|k| is_key(k)) else {
         return Err(Response::error(
             Status::BadRequest,
-            "Sec-WebSocket-Key is missing.\n",
+            "Sec-WebSocket-Key is missing or is not 16 bytes in base64.\n",
         ));
     };
     if let Some(origin) = req.header_str("origin") {
@@ -131,6 +128,16 @@ pub fn check_upgrade(req: &Request, tls: bool, setup: &WebSetup) -> Result<Strin
         }
     }
     Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+/// A `Sec-WebSocket-Key` as RFC 6455 §4.2.1 has it: 16 bytes in base64,
+/// which is 22 characters of the alphabet and `==`.
+fn is_key(key: &str) -> bool {
+    key.len() == 24
+        && key.ends_with("==")
+        && key.as_bytes()[..22]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// The `101 Switching Protocols` answer for an accepted upgrade.
@@ -215,6 +222,14 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
             check_upgrade(&r, false, &setup()).ok().as_deref(),
             Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
         );
+        for bad in ["!!!notbase64", "dGhlIHNhbXBsZSBub25jZQ", &"A".repeat(64)] {
+            let r = req(&format!(
+                "GET /ws HTTP/1.1\r\nHost: localhost:9\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {bad}\r\n\r\n"
+            ));
+            let refused = check_upgrade(&r, false, &setup()).err().map(|r| r.status);
+            assert_eq!(refused, Some(Status::BadRequest), "{bad}");
+        }
     }
 
     #[test]

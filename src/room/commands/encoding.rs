@@ -14,6 +14,15 @@ impl Room {
         out: &mut dyn Outbox,
     ) {
         match Encoding::parse(name) {
+            Some(_) if out.encoding_fixed(key) => {
+                let current = out.encoding(key);
+                self.tell(
+                    key,
+                    now,
+                    out,
+                    format_args!("This connection is always {current}."),
+                );
+            }
             Some(encoding) => {
                 out.set_encoding(key, encoding);
                 self.encoding_confirmed(key);
