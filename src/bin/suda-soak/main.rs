@@ -9,6 +9,7 @@
 //! # Layout
 //!
 //! - [`conn`]: one blocking line connection, plain or TLS.
+//! - [`ws`]: one blocking WebSocket connection, a line per text frame.
 //! - [`kinds`]: the kinds of client, one function each.
 //! - [`crash`]: the client side of `scripts/crashloop.sh` (`crash-load`,
 //!   `crash-drain`, `crash-check`).
@@ -26,6 +27,7 @@ mod procfs;
 #[allow(dead_code, unused_imports)]
 #[path = "../suda-load/tls.rs"]
 mod tls;
+mod ws;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -52,6 +54,7 @@ const KINDS: &[(&str, usize, Kind)] = &[
     ("flooder", 1, kinds::flooder),
     ("udp", 2, kinds::udp),
     ("prober", 1, kinds::prober),
+    ("websocket", 2, kinds::websocket),
 ];
 
 /// A kind of client: its thread's body, given the shared state and its
@@ -164,6 +167,10 @@ pub struct Counters {
     pub left: AtomicU64,
     /// Connections or joins that did not go through (not a failure).
     pub refused: AtomicU64,
+    /// WebSocket joins.
+    pub ws_joins: AtomicU64,
+    /// WebSocket close frames the server did not answer with its own.
+    pub ws_close_unanswered: AtomicU64,
     /// Probes answered.
     pub probes: AtomicU64,
     /// The slowest probe answer so far, in microseconds.
@@ -342,7 +349,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
     if let Some(file) = &mut out {
         let _ = writeln!(
             file,
-            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms"
+            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms,ws_joins"
         );
     }
     let mut samples = Vec::new();
@@ -381,7 +388,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
         let mut row = String::new();
         let _ = write!(
             row,
-            "{},{},{},{:.1},{},{},{},{},{},{:.1}",
+            "{},{},{},{:.1},{},{},{},{},{},{:.1},{}",
             s.secs,
             s.rss_kib,
             s.fds,
@@ -392,6 +399,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
             c.joined.load(Ordering::Relaxed),
             c.left.load(Ordering::Relaxed),
             c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            c.ws_joins.load(Ordering::Relaxed),
         );
         println!("soak: {row}");
         if let Some(file) = &mut out {
@@ -454,7 +462,7 @@ fn summary(soak: &Soak, samples: &[Sample]) {
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let fd_peak = samples.iter().map(|s| s.fds).max().unwrap_or(0);
     println!(
-        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
+        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, WebSocket joins {} (close frames unanswered {}), probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
         c.sent.load(Ordering::Relaxed),
         c.checked.load(Ordering::Relaxed),
         soak.scheduled.load(Ordering::Relaxed),
@@ -462,6 +470,8 @@ fn summary(soak: &Soak, samples: &[Sample]) {
         c.joined.load(Ordering::Relaxed),
         c.left.load(Ordering::Relaxed),
         c.refused.load(Ordering::Relaxed),
+        c.ws_joins.load(Ordering::Relaxed),
+        c.ws_close_unanswered.load(Ordering::Relaxed),
         c.probes.load(Ordering::Relaxed),
         c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         peak,
