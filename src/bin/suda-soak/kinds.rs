@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::conn::Conn;
 use crate::ws::WsConn;
-use crate::Soak;
+use crate::{http, Soak};
 
 /// Steady participants: there for the whole run, chatting at a steady pace;
 /// every one of their lines must reach every other steady participant, in
@@ -513,4 +513,188 @@ pub fn websocket(soak: &Soak, i: usize) {
     if joins == 0 {
         soak.fail(format!("websocket {i} never joined"));
     }
+}
+
+/// Someone who shares files, one every 3 s: `/upload`, a `PUT` of 1 KiB to
+/// 512 KiB of pseudo-random bytes, then a download (every other one a
+/// `Range`) compared byte for byte with what went up. The uploader is only
+/// told `[Server]: Shared ...`, so a second connection of its own, in the
+/// room like anyone, must get the `[File from ...]` line, whose link must
+/// be the `201`'s `Location`.
+pub fn files(soak: &Soak, i: usize) {
+    let nick = format!("files{i}");
+    let join = |nick: &str| {
+        Conn::connect(soak.addr, None)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| {
+                c.join(nick)?;
+                Ok(c)
+            })
+    };
+    let (mut conn, mut watcher) = match (join(&nick), join(&format!("filesw{i}"))) {
+        (Ok(conn), Ok(watcher)) => (conn, watcher),
+        (Err(e), _) | (_, Err(e)) => return soak.fail(format!("files {i} could not join: {e}")),
+    };
+    let mut rng = 0x9e37_79b9_7f4a_7c15 ^ i as u64;
+    let mut n = 0u64;
+    let mut verified = 0u64;
+    while soak.running() {
+        n += 1;
+        let name = format!("soak-{n}.bin");
+        let size = 1024 + (splitmix(&mut rng) % (511 * 1024 + 1)) as usize;
+        let data: Vec<u8> = (0..size.div_ceil(8))
+            .flat_map(|_| splitmix(&mut rng).to_le_bytes())
+            .take(size)
+            .collect();
+        let range = n % 2 == 0;
+        match share(
+            soak,
+            &mut conn,
+            &mut watcher,
+            &nick,
+            &name,
+            &data,
+            range,
+            &mut rng,
+        ) {
+            Ok(()) => {
+                verified += 1;
+                soak.counters.files_verified.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => soak.fail(format!("{nick}: {name} ({size} bytes): {e}")),
+        }
+        // The watcher would otherwise fall silent past --idle-timeout.
+        if let Err(e) = watcher.send(&format!("thanks for {name}")) {
+            return soak.fail(format!("files {i} lost a connection: {e}"));
+        }
+        // Both read what the room says meanwhile: past --max-outbuf the
+        // server would drop them.
+        let until = Instant::now() + Duration::from_secs(3);
+        while soak.running() && Instant::now() < until {
+            for c in [&mut conn, &mut watcher] {
+                if let Err(e) = c.line(Duration::from_millis(50)) {
+                    return soak.fail(format!("files {i} lost a connection: {e}"));
+                }
+            }
+        }
+    }
+    if verified == 0 {
+        soak.fail(format!("{nick} never shared a file"));
+    }
+    let _ = conn.send("/quit");
+    let _ = watcher.send("/quit");
+}
+
+/// One file up and down, each step checked: `Err` says which went wrong.
+#[allow(clippy::too_many_arguments)]
+fn share(
+    soak: &Soak,
+    conn: &mut Conn,
+    watcher: &mut Conn,
+    nick: &str,
+    name: &str,
+    data: &[u8],
+    range: bool,
+    rng: &mut u64,
+) -> Result<(), String> {
+    let wait = Duration::from_secs(30);
+    conn.send(&format!("/upload {name}"))
+        .map_err(|e| format!("sending /upload: {e}"))?;
+    let offer = conn
+        .until(Duration::from_secs(5), |l| {
+            l.starts_with("[Server]: Upload within 10 minutes: curl -T ")
+        })
+        .map_err(|e| format!("waiting for the upload link: {e}"))?
+        .ok_or("no upload link within 5 s")?;
+    let put = offer
+        .rsplit(' ')
+        .next()
+        .and_then(path_of)
+        .ok_or_else(|| format!("no link in {offer:?}"))?;
+    let reply = http::request(soak.addr, "PUT", put, &[], data, wait)
+        .map_err(|e| format!("PUT {put}: {e}"))?;
+    if reply.status != 201 {
+        return Err(format!(
+            "PUT {put} answered {}: {:?}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        ));
+    }
+    let location = reply.header("location").ok_or("a 201 without a Location")?;
+    let announced = format!("[File from {nick}] {name} (");
+    let line = watcher
+        .until(Duration::from_secs(10), |l| l.starts_with(&announced))
+        .map_err(|e| format!("waiting for the announcement: {e}"))?
+        .ok_or("the room was not told within 10 s")?;
+    let link = line.rsplit(' ').next().unwrap_or_default();
+    if link != location {
+        return Err(format!(
+            "the room's link {link} is not the 201's Location {location}"
+        ));
+    }
+    let shared = format!("[Server]: Shared {name} (");
+    conn.until(Duration::from_secs(5), |l| l.starts_with(&shared))
+        .map_err(|e| format!("waiting for \"Shared\": {e}"))?
+        .ok_or("the uploader was not told \"Shared\" within 5 s")?;
+    let get = path_of(link).ok_or_else(|| format!("no path in the link {link}"))?;
+    let (headers, status, want) = if range {
+        let len = data.len() as u64;
+        let a = splitmix(rng) % len;
+        let b = a + splitmix(rng) % (len - a);
+        let content_range = format!("bytes {a}-{b}/{len}");
+        let (a, b) = (a as usize, b as usize);
+        (
+            vec![("Range", format!("bytes={a}-{b}"))],
+            (206, Some(content_range)),
+            &data[a..=b],
+        )
+    } else {
+        (Vec::new(), (200, None), data)
+    };
+    let reply = http::request(soak.addr, "GET", get, &headers, &[], wait)
+        .map_err(|e| format!("GET {get}: {e}"))?;
+    if reply.status != status.0 {
+        return Err(format!(
+            "GET {get} {headers:?} answered {}, not {}",
+            reply.status, status.0
+        ));
+    }
+    if let Some(content_range) = status.1 {
+        if reply.header("content-range") != Some(content_range.as_str()) {
+            return Err(format!(
+                "GET {get} {headers:?}: Content-Range {:?}, not {content_range:?}",
+                reply.header("content-range")
+            ));
+        }
+    }
+    if reply.body != want {
+        let at = reply
+            .body
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(reply.body.len().min(want.len()));
+        return Err(format!(
+            "GET {get} {headers:?}: {} bytes, {} wanted, differing from byte {at}",
+            reply.body.len(),
+            want.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The path of `http://host:port/path`.
+fn path_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    rest.find('/').map(|k| &rest[k..])
+}
+
+/// splitmix64: bytes that differ everywhere, so a misplaced chunk shows,
+/// from a seed that makes a failure repeatable.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

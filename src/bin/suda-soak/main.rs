@@ -10,6 +10,7 @@
 //!
 //! - [`conn`]: one blocking line connection, plain or TLS.
 //! - [`ws`]: one blocking WebSocket connection, a line per text frame.
+//! - [`http`]: a minimal HTTP client, for the uploads and downloads.
 //! - [`kinds`]: the kinds of client, one function each.
 //! - [`crash`]: the client side of `scripts/crashloop.sh` (`crash-load`,
 //!   `crash-drain`, `crash-check`).
@@ -20,6 +21,7 @@
 
 mod conn;
 mod crash;
+mod http;
 mod kinds;
 #[allow(dead_code)]
 #[path = "../suda-load/procfs.rs"]
@@ -55,6 +57,7 @@ const KINDS: &[(&str, usize, Kind)] = &[
     ("udp", 2, kinds::udp),
     ("prober", 1, kinds::prober),
     ("websocket", 2, kinds::websocket),
+    ("files", 1, kinds::files),
 ];
 
 /// A kind of client: its thread's body, given the shared state and its
@@ -171,6 +174,8 @@ pub struct Counters {
     pub ws_joins: AtomicU64,
     /// WebSocket close frames the server did not answer with its own.
     pub ws_close_unanswered: AtomicU64,
+    /// Files shared, downloaded and found the same.
+    pub files_verified: AtomicU64,
     /// Probes answered.
     pub probes: AtomicU64,
     /// The slowest probe answer so far, in microseconds.
@@ -349,7 +354,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
     if let Some(file) = &mut out {
         let _ = writeln!(
             file,
-            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms,ws_joins"
+            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms,ws_joins,files_verified"
         );
     }
     let mut samples = Vec::new();
@@ -388,7 +393,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
         let mut row = String::new();
         let _ = write!(
             row,
-            "{},{},{},{:.1},{},{},{},{},{},{:.1},{}",
+            "{},{},{},{:.1},{},{},{},{},{},{:.1},{},{}",
             s.secs,
             s.rss_kib,
             s.fds,
@@ -400,6 +405,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
             c.left.load(Ordering::Relaxed),
             c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
             c.ws_joins.load(Ordering::Relaxed),
+            c.files_verified.load(Ordering::Relaxed),
         );
         println!("soak: {row}");
         if let Some(file) = &mut out {
@@ -462,7 +468,7 @@ fn summary(soak: &Soak, samples: &[Sample]) {
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let fd_peak = samples.iter().map(|s| s.fds).max().unwrap_or(0);
     println!(
-        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, WebSocket joins {} (close frames unanswered {}), probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
+        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, WebSocket joins {} (close frames unanswered {}), files verified {}, probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
         c.sent.load(Ordering::Relaxed),
         c.checked.load(Ordering::Relaxed),
         soak.scheduled.load(Ordering::Relaxed),
@@ -472,6 +478,7 @@ fn summary(soak: &Soak, samples: &[Sample]) {
         c.refused.load(Ordering::Relaxed),
         c.ws_joins.load(Ordering::Relaxed),
         c.ws_close_unanswered.load(Ordering::Relaxed),
+        c.files_verified.load(Ordering::Relaxed),
         c.probes.load(Ordering::Relaxed),
         c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         peak,
