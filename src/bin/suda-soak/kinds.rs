@@ -1,7 +1,6 @@
 //! The kinds of client the soak runs, one function each, every one in a
-//! loop until the run's end. To add a kind (WebSocket, file transfers once
-//! the server has them), write its function here and give it a row in
-//! `main.rs`'s `KINDS`.
+//! loop until the run's end. To add a kind, write its function here and
+//! give it a row in `main.rs`'s `KINDS`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::UdpSocket;

@@ -1,10 +1,12 @@
 //! `suda-soak`: a long mixed load against a running server, behind
 //! `scripts/soak.sh`. People join and leave by every exit, chat, whisper
-//! and schedule; a slow reader, a flooder, TLS and UDP clients run beside
-//! them. Every 10 s the server's memory, open descriptors and CPU go into
-//! a CSV. It fails (exit 1) if a steady participant loses a line or gets a
-//! scheduled message twice, if the server answers a probe later than 1 s,
-//! or if memory or descriptors keep growing after the warm-up.
+//! and schedule; a slow reader, a flooder, TLS, UDP and WebSocket clients
+//! and someone sharing files run beside them. Every 10 s the server's
+//! memory, open descriptors and CPU go into a CSV. It fails (exit 1) if a
+//! steady participant loses a line or gets a scheduled message twice, if a
+//! WebSocket participant misses a steady line, if a shared file comes back
+//! different, if the server answers a probe later than 1 s, or if memory or
+//! descriptors keep growing after the warm-up.
 //!
 //! # Layout
 //!
@@ -47,8 +49,8 @@ use rustls::ClientConfig;
 
 use crate::procfs::Pid;
 
-/// The kinds of client and how many of each. A new kind (WebSocket, file
-/// transfers) is a function in `kinds.rs` and a row here.
+/// The kinds of client and how many of each. A new kind is a function in
+/// `kinds.rs` and a row here.
 const KINDS: &[(&str, usize, Kind)] = &[
     ("steady", STEADY, kinds::steady),
     ("churner", 6, kinds::churner),
