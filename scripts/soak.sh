@@ -6,8 +6,9 @@
 # server's own --tls-self-signed), starts `suda serve` on a free port with
 # TLS and UDP, runs target/release/suda-soak against it and fails if a
 # steady participant lost a line, a probe took over 1 s, or RSS or open
-# descriptors kept growing after the warm-up. The CSV and the server's
-# stderr are kept in --out (default: a new soak-<time> folder under target/).
+# descriptors kept growing after the warm-up. The CSV, the shared files and
+# the server's stderr are kept in --out (default: a new soak-<time> folder
+# under target/).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h | --help)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
         echo "Usage: scripts/soak.sh [--duration 30m] [--out DIR]"
         exit 0 ;;
     *) echo "soak.sh: unknown flag $1 (try --help)" >&2; exit 2 ;;
@@ -53,6 +54,7 @@ addr="127.0.0.1:$port"
 "$target/release/suda" serve --bind "$addr" --udp "${tls_args[@]}" \
     --max-clients 60 --idle-timeout "$idle" --login-timeout "$login" --udp-idle "$udp_idle" \
     --max-outbuf 64KiB --connect-rate off --db "$out/soak.db" --log-file "$out/chat.log" \
+    --files-dir "$out/files" \
     2>"$out/server.err" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT

@@ -1,14 +1,18 @@
 //! `suda-soak`: a long mixed load against a running server, behind
 //! `scripts/soak.sh`. People join and leave by every exit, chat, whisper
-//! and schedule; a slow reader, a flooder, TLS and UDP clients run beside
-//! them. Every 10 s the server's memory, open descriptors and CPU go into
-//! a CSV. It fails (exit 1) if a steady participant loses a line or gets a
-//! scheduled message twice, if the server answers a probe later than 1 s,
-//! or if memory or descriptors keep growing after the warm-up.
+//! and schedule; a slow reader, a flooder, TLS, UDP and WebSocket clients
+//! and someone sharing files run beside them. Every 10 s the server's
+//! memory, open descriptors and CPU go into a CSV. It fails (exit 1) if a
+//! steady participant loses a line or gets a scheduled message twice, if a
+//! WebSocket participant misses a steady line, if a shared file comes back
+//! different, if the server answers a probe later than 1 s, or if memory or
+//! descriptors keep growing after the warm-up.
 //!
 //! # Layout
 //!
 //! - [`conn`]: one blocking line connection, plain or TLS.
+//! - [`ws`]: one blocking WebSocket connection, a line per text frame.
+//! - [`http`]: a minimal HTTP client, for the uploads and downloads.
 //! - [`kinds`]: the kinds of client, one function each.
 //! - [`crash`]: the client side of `scripts/crashloop.sh` (`crash-load`,
 //!   `crash-drain`, `crash-check`).
@@ -19,6 +23,7 @@
 
 mod conn;
 mod crash;
+mod http;
 mod kinds;
 #[allow(dead_code)]
 #[path = "../suda-load/procfs.rs"]
@@ -26,6 +31,7 @@ mod procfs;
 #[allow(dead_code, unused_imports)]
 #[path = "../suda-load/tls.rs"]
 mod tls;
+mod ws;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -43,8 +49,8 @@ use rustls::ClientConfig;
 
 use crate::procfs::Pid;
 
-/// The kinds of client and how many of each. A new kind (WebSocket, file
-/// transfers) is a function in `kinds.rs` and a row here.
+/// The kinds of client and how many of each. A new kind is a function in
+/// `kinds.rs` and a row here.
 const KINDS: &[(&str, usize, Kind)] = &[
     ("steady", STEADY, kinds::steady),
     ("churner", 6, kinds::churner),
@@ -52,6 +58,8 @@ const KINDS: &[(&str, usize, Kind)] = &[
     ("flooder", 1, kinds::flooder),
     ("udp", 2, kinds::udp),
     ("prober", 1, kinds::prober),
+    ("websocket", 2, kinds::websocket),
+    ("files", 1, kinds::files),
 ];
 
 /// A kind of client: its thread's body, given the shared state and its
@@ -164,6 +172,12 @@ pub struct Counters {
     pub left: AtomicU64,
     /// Connections or joins that did not go through (not a failure).
     pub refused: AtomicU64,
+    /// WebSocket joins.
+    pub ws_joins: AtomicU64,
+    /// WebSocket close frames the server did not answer with its own.
+    pub ws_close_unanswered: AtomicU64,
+    /// Files shared, downloaded and found the same.
+    pub files_verified: AtomicU64,
     /// Probes answered.
     pub probes: AtomicU64,
     /// The slowest probe answer so far, in microseconds.
@@ -342,7 +356,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
     if let Some(file) = &mut out {
         let _ = writeln!(
             file,
-            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms"
+            "seconds,rss_kib,fds,cpu_percent,sent,checked,scheduled_seen,joined,left,probe_max_ms,ws_joins,files_verified"
         );
     }
     let mut samples = Vec::new();
@@ -381,7 +395,7 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
         let mut row = String::new();
         let _ = write!(
             row,
-            "{},{},{},{:.1},{},{},{},{},{},{:.1}",
+            "{},{},{},{:.1},{},{},{},{},{},{:.1},{},{}",
             s.secs,
             s.rss_kib,
             s.fds,
@@ -392,6 +406,8 @@ fn sample(soak: &Soak, pid: u32, start: Instant, csv: &PathBuf) -> Vec<Sample> {
             c.joined.load(Ordering::Relaxed),
             c.left.load(Ordering::Relaxed),
             c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            c.ws_joins.load(Ordering::Relaxed),
+            c.files_verified.load(Ordering::Relaxed),
         );
         println!("soak: {row}");
         if let Some(file) = &mut out {
@@ -454,7 +470,7 @@ fn summary(soak: &Soak, samples: &[Sample]) {
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let fd_peak = samples.iter().map(|s| s.fds).max().unwrap_or(0);
     println!(
-        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
+        "soak: steady lines sent {}, checked {}, scheduled {} (seen {} times), churn joins {} leaves {} refused {}, WebSocket joins {} (close frames unanswered {}), files verified {}, probes {} (slowest {:.1} ms), peak RSS {} KiB, peak fds {}",
         c.sent.load(Ordering::Relaxed),
         c.checked.load(Ordering::Relaxed),
         soak.scheduled.load(Ordering::Relaxed),
@@ -462,6 +478,9 @@ fn summary(soak: &Soak, samples: &[Sample]) {
         c.joined.load(Ordering::Relaxed),
         c.left.load(Ordering::Relaxed),
         c.refused.load(Ordering::Relaxed),
+        c.ws_joins.load(Ordering::Relaxed),
+        c.ws_close_unanswered.load(Ordering::Relaxed),
+        c.files_verified.load(Ordering::Relaxed),
         c.probes.load(Ordering::Relaxed),
         c.probe_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         peak,
