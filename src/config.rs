@@ -323,6 +323,7 @@ impl Config {
                 history: args.history as usize,
                 history_keep: args.history_keep,
                 history_catchup: args.history_catchup as usize,
+                history_bytes: args.max_outbuf / 2,
             },
             history_rate: args.history_rate,
             max_outbuf: args.max_outbuf,

@@ -425,3 +425,36 @@ fn history_works_after_the_upgrade_from_a_json_state_file() {
         ["Alice >> after the upgrade"]
     );
 }
+
+#[test]
+fn a_replay_bigger_than_the_output_queue_keeps_the_newest_and_the_reader() {
+    // 40 lines of 3 000 bytes: a replay of 20 would be 60 KB, past the
+    // 64 KiB queue with what else is queued; the replay holds 32 KiB.
+    let server = Server::start(&["--history", "20", "--max-outbuf", "64KiB", "--rate", "off"]);
+    let mut alice = server.join("Alice");
+    let filler = "가".repeat(1000);
+    for i in 0..40 {
+        alice.send(&format!("{i:02} {filler}"));
+    }
+    alice.sync();
+    let mut bob = server.connect();
+    bob.expect_prefix("[Server]: Welcome to ");
+    bob.expect("[Server]: Enter your nickname:");
+    bob.send("Bob");
+    bob.expect("[Server]: Welcome, Bob! Type /help for commands.");
+    let header = bob.until_prefix("[Server]: Earlier messages (");
+    let k: usize = header
+        .trim_start_matches("[Server]: Earlier messages (")
+        .trim_end_matches("):")
+        .parse()
+        .expect("a count");
+    assert!((5..20).contains(&k), "{header}");
+    let lines = replayed(&mut bob);
+    assert_eq!(lines.len(), k);
+    assert!(
+        lines[k - 1].starts_with("Alice >> 39 "),
+        "the newest is kept"
+    );
+    // Bob is still there: not dropped as a slow reader.
+    bob.sync();
+}

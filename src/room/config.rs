@@ -74,6 +74,11 @@ pub struct RoomConfig {
     /// Messages a returning nickname is caught up with at most
     /// (`--history-catchup`).
     pub history_catchup: usize,
+    /// Bytes one replay, catch-up, `/history` or `/find` answer holds at
+    /// most (half of `--max-outbuf`): the newest messages that fit. More
+    /// would be queued at once and drop the reader as too slow, and a
+    /// page reconnecting after an outage would be dropped every time.
+    pub history_bytes: usize,
 }
 
 /// How often due scheduled messages are let out (see
@@ -131,6 +136,7 @@ impl Default for RoomConfig {
             history: 20,
             history_keep: Duration::from_secs(30 * 86_400),
             history_catchup: 500,
+            history_bytes: 512 << 10,
         }
     }
 }

@@ -312,6 +312,7 @@ impl Room {
         now: Now,
         out: &mut dyn Outbox,
     ) {
+        let lines = self.fitting(lines);
         if lines.is_empty() {
             return;
         }
@@ -326,6 +327,21 @@ impl Room {
 }
 
 impl Room {
+    /// The newest of `lines` (oldest first) that fit in
+    /// [`RoomConfig::history_bytes`](crate::room::RoomConfig::history_bytes).
+    fn fitting<'l>(&self, lines: &'l [Rc<Line>]) -> &'l [Rc<Line>] {
+        let mut bytes = 0;
+        let mut from = lines.len();
+        while from > 0 {
+            bytes += lines[from - 1].text().len();
+            if bytes > self.cfg.history_bytes {
+                break;
+            }
+            from -= 1;
+        }
+        &lines[from..]
+    }
+
     /// The encoding hint, if this reader is due one, goes before the
     /// header rather than in the middle of the messages.
     fn hint_before(&mut self, key: ConnKey, lines: &[Rc<Line>], now: Now, out: &mut dyn Outbox) {
