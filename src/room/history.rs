@@ -47,6 +47,10 @@ pub(in crate::room) struct Memory {
     finds: HashMap<u64, (ConnKey, u64, String)>,
     /// The next `/find` id.
     next_find: u64,
+    /// The last minute stamped (Unix minute, `YYYY-MM-DD HH:MM`): every
+    /// message of a busy minute shares it, and formatting a time in a
+    /// zone costs about as much as delivering the message to dozens.
+    stamp: (i64, String),
 }
 
 impl Memory {
@@ -58,6 +62,7 @@ impl Memory {
             max_left: max_clients.saturating_mul(4).max(MIN_LEFT_KEPT),
             finds: HashMap::new(),
             next_find: 1,
+            stamp: (i64::MIN, String::new()),
         }
     }
 }
@@ -91,11 +96,13 @@ impl Room {
         let said = self.said(id, now.wall, text);
         self.memory.ring.push(said);
         self.memory.ring.prune(self.keep_since(now));
-        out.record(Record {
-            id,
-            at: now.wall,
-            text: text.to_string(),
-        });
+        if out.keeps_history() {
+            out.record(Record {
+                id,
+                at: now.wall,
+                text: text.to_string(),
+            });
+        }
     }
 
     /// Sends `text` to everyone but `except` and keeps it.
@@ -111,9 +118,19 @@ impl Room {
         self.remember(text, now, out);
     }
 
-    fn said(&self, id: u64, at: Timestamp, text: &str) -> Said {
-        let stamp = self.clock.minute(at);
-        let line = format!("[{stamp}] {text}\n");
+    fn said(&mut self, id: u64, at: Timestamp, text: &str) -> Said {
+        // Zone offsets change on whole minutes, so one stamp per minute.
+        let minute = at.as_second().div_euclid(60);
+        if self.memory.stamp.0 != minute {
+            self.memory.stamp = (minute, self.clock.minute(at));
+        }
+        let stamp = &self.memory.stamp.1;
+        let mut line = String::with_capacity(stamp.len() + text.len() + 4);
+        line.push('[');
+        line.push_str(stamp);
+        line.push_str("] ");
+        line.push_str(text);
+        line.push('\n');
         Said {
             id,
             at,
