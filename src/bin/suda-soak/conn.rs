@@ -108,47 +108,6 @@ impl Conn {
         }
     }
 
-    /// Reads until a line satisfies `want` (returned) or `wait` passes.
-    pub fn until(
-        &mut self,
-        wait: Duration,
-        mut want: impl FnMut(&str) -> bool,
-    ) -> io::Result<Option<String>> {
-        let until = Instant::now() + wait;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.line(left)? {
-                Some(line) if want(&line) => return Ok(Some(line)),
-                Some(_) => {}
-                None => return Ok(None),
-            }
-        }
-    }
-
-    /// Waits for the nickname prompt, answers `nick` and waits for the
-    /// welcome. `Err` says what came instead.
-    pub fn join(&mut self, nick: &str) -> Result<(), String> {
-        let prompt = self
-            .until(Duration::from_secs(5), |l| {
-                l.ends_with("Enter your nickname:")
-            })
-            .map_err(|e| format!("before the prompt: {e}"))?;
-        if prompt.is_none() {
-            return Err("no nickname prompt within 5 s".into());
-        }
-        self.send(nick)
-            .map_err(|e| format!("sending the nickname: {e}"))?;
-        let welcome = format!("[Server]: Welcome, {nick}!");
-        match self.until(Duration::from_secs(5), |l| {
-            l.starts_with(&welcome) || l.contains("Enter your nickname")
-        }) {
-            Ok(Some(l)) if l.starts_with(&welcome) => Ok(()),
-            Ok(Some(l)) => Err(format!("refused: {l}")),
-            Ok(None) => Err("no welcome within 5 s".into()),
-            Err(e) => Err(format!("waiting for the welcome: {e}")),
-        }
-    }
-
     /// Leaves by closing the socket's sending side (EOF), then drops it.
     pub fn close(self) {
         let _ = self.tcp().shutdown(Shutdown::Write);

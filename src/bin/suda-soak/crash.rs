@@ -19,6 +19,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::conn::Conn;
+use crate::lines::Lines as _;
 
 /// How long before a kill a message may be due and still be lost: the one
 /// going out at that very moment (marked delivered, not yet sent) is the

@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::conn::Conn;
+use crate::lines::Lines as _;
 use crate::ws::WsConn;
 use crate::{http, Soak};
 

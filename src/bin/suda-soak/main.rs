@@ -25,6 +25,7 @@ mod conn;
 mod crash;
 mod http;
 mod kinds;
+mod lines;
 #[allow(dead_code)]
 #[path = "../suda-load/procfs.rs"]
 mod procfs;
