@@ -194,38 +194,13 @@ fn a_client_pipelining_without_end_does_not_hold_up_the_room() {
     let server = Server::start(&["--rate", "off"]);
     let mut alice = server.join("Alice");
     let mut bob = server.join("Bob");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopped_by_test = stop.clone();
-    let addr = server.addr;
     // Requests as fast as the server answers them, each with a big header
-    // so that reading dominates, until the room has been heard or 20 s.
-    let flooder = std::thread::spawn(move || {
-        let mut socket = std::net::TcpStream::connect(addr).expect("connect");
-        socket
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .expect("timeout");
-        let mut reader = socket.try_clone().expect("clone");
-        let request = format!("GET /x HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(6000));
-        let drain = std::thread::spawn(move || {
-            let mut sink = [0u8; 65536];
-            while matches!(std::io::Read::read(&mut reader, &mut sink), Ok(n) if n > 0) {}
-        });
-        let until = Instant::now() + Duration::from_secs(20);
-        while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < until {
-            if std::io::Write::write_all(&mut socket, request.as_bytes()).is_err() {
-                break;
-            }
-        }
-        let _ = socket.shutdown(std::net::Shutdown::Both);
-        let _ = drain.join();
-        stop.load(std::sync::atomic::Ordering::SeqCst)
+    // so that reading dominates.
+    let socket = std::net::TcpStream::connect(server.addr).expect("connect");
+    let request = format!("GET /x HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(6000));
+    let held_out = util::while_flooding(socket, request.repeat(50).into_bytes(), true, || {
+        alice.send("still here?");
+        bob.expect("Alice >> still here?");
     });
-    std::thread::sleep(Duration::from_millis(300));
-    alice.send("still here?");
-    bob.expect("Alice >> still here?");
-    stopped_by_test.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(
-        flooder.join().expect("flooder"),
-        "the line came only after the flood ended"
-    );
+    assert!(held_out, "the line came only after the flood ended");
 }

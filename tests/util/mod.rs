@@ -751,3 +751,63 @@ pub fn secret_file(dir: &Path, name: &str, contents: &str) -> String {
     std::fs::write(&path, format!("{contents}\n")).expect("write the file");
     path.display().to_string()
 }
+
+/// Writes `burst` to `socket` again and again and runs `during` once the
+/// flood is under way (a burst written; with `read_answers`, also the
+/// server's first answer read and every answer dropped; without, nothing
+/// is read, as a flooder that ignores pongs). Returns whether the flood
+/// was still going when `during` returned: `false` means `during` only got
+/// through once the flood's 20 s were over, i.e. the flood held the server.
+pub fn while_flooding(
+    mut socket: TcpStream,
+    burst: Vec<u8>,
+    read_answers: bool,
+    during: impl FnOnce(),
+) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    socket
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
+    let mut reader = socket.try_clone().expect("clone");
+    let (under_way, started) = mpsc::channel();
+    let answered = under_way.clone();
+    let drain = std::thread::spawn(move || {
+        if !read_answers {
+            let _ = answered.send(());
+            return;
+        }
+        let mut sink = [0u8; 65536];
+        let mut first = true;
+        while matches!(reader.read(&mut sink), Ok(n) if n > 0) {
+            if std::mem::take(&mut first) {
+                let _ = answered.send(());
+            }
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped_by_test = Arc::clone(&stop);
+    let flooder = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut first = true;
+        while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+            if socket.write_all(&burst).is_err() {
+                break;
+            }
+            if std::mem::take(&mut first) {
+                let _ = under_way.send(());
+            }
+        }
+        let _ = socket.shutdown(Shutdown::Both);
+        stop.load(Ordering::SeqCst)
+    });
+    for _ in 0..2 {
+        started
+            .recv_timeout(READ_TIMEOUT)
+            .expect("the flood never got going");
+    }
+    during();
+    stopped_by_test.store(true, Ordering::SeqCst);
+    let held_out = flooder.join().expect("flooder");
+    let _ = drain.join();
+    held_out
+}
