@@ -89,6 +89,14 @@ impl HttpConns {
         }
     }
 
+    /// Whether `key` is still the connection `serial` and not finished
+    /// (what a list that outlives a turn must check).
+    fn is_live(&self, key: usize, serial: u64) -> bool {
+        self.slab
+            .get(key)
+            .is_some_and(|c| c.serial == serial && !c.done)
+    }
+
     /// Whether some connection waits to go on at once.
     pub(super) fn has_ready(&self) -> bool {
         !self.ready.is_empty()
@@ -159,12 +167,7 @@ impl Reactor {
     /// Goes on with the connections that used up their last turn.
     pub(super) fn step_ready_http(&mut self, now: Now) {
         for (key, serial) in std::mem::take(&mut self.http.ready) {
-            if self
-                .http
-                .slab
-                .get(key)
-                .is_some_and(|c| c.serial == serial && !c.done)
-            {
+            if self.http.is_live(key, serial) {
                 self.step_http(key, false, now);
             }
         }
@@ -177,12 +180,7 @@ impl Reactor {
                 return;
             }
             self.http.deadlines.pop_first();
-            if self
-                .http
-                .slab
-                .get(key)
-                .is_some_and(|c| c.serial == serial && !c.done)
-            {
+            if self.http.is_live(key, serial) {
                 self.step_http(key, true, now);
             }
         }
